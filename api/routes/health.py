@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import asyncpg
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import queries
+from api.deps import State
+from api.schemas import HealthStatus
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    response_model=HealthStatus,
+    responses={503: {"model": HealthStatus, "description": "the database does not answer"}},
+    summary="200 only when the database answers",
+)
+async def health(state: State) -> HealthStatus | JSONResponse:
+    try:
+        async with state.pool.acquire(timeout=2) as conn:
+            version = await queries.database_answers(conn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        body = HealthStatus(status="unavailable", database=f"unreachable: {type(exc).__name__}")
+        return JSONResponse(status_code=503, content=body.model_dump())
+    return HealthStatus(status="ok", database="ok", timescaledb=version)

@@ -1,0 +1,96 @@
+"""The `citysense` command: one entry point, a subcommand per job (SPEC.md).
+
+Each subcommand imports its module lazily, so `citysense decode` does not pay for
+FastAPI and `citysense services` works before the database exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _services(args: argparse.Namespace) -> int:
+    from citysense import services
+
+    return services.run(args.action)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from models import migrate
+
+    return migrate.main()
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from ingest import service
+
+    return service.main()
+
+
+def _api(args: argparse.Namespace) -> int:
+    from api import server
+
+    return server.main(host=args.host, port=args.port)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from simulators import cli
+
+    return cli.simulate(args)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from simulators import cli
+
+    return cli.backfill(args)
+
+
+def _decode(args: argparse.Namespace) -> int:
+    from ingest import decode_cli
+
+    return decode_cli.main(args.topic, args.file)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="citysense", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("services", _services, "local Mosquitto + TimescaleDB on loopback")
+    p.add_argument("action", choices=["up", "down", "status", "env"])
+    add("migrate", _migrate, "apply the database schema (idempotent)")
+    add("ingest", _ingest, "run the MQTT -> TimescaleDB consumer")
+    p = add("api", _api, "run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p = add("simulate", _simulate, "publish live simulated device traffic over MQTT")
+    from simulators.options import add_simulate_options
+
+    add_simulate_options(p)
+    p = add("backfill", _backfill, "write simulated history straight into the database")
+    from simulators.options import add_backfill_options
+
+    add_backfill_options(p)
+    p = add("decode", _decode, "decode one payload exactly as ingest would; one JSON reading per line")
+    p.add_argument("--topic", required=True, help="the MQTT topic the payload arrived on")
+    p.add_argument("file", nargs="?", help="payload file (default: standard input)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code = int(args.func(args))
+    except KeyboardInterrupt:
+        code = 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

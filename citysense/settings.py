@@ -1,0 +1,94 @@
+"""The one settings class: environment variables `CITYSENSE_*` (or a `.env` file).
+
+Unset service URLs fall back to the loopback services of `citysense services up`,
+so the commands work right after `make demo` without exports.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citysense.endpoints import (
+    LOCAL_DATABASE_URL,
+    LOCAL_MQTT_URL,
+    MqttEndpoint,
+    check_database_url,
+    parse_mqtt_url,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYSENSE_", env_file=".env", extra="ignore")
+
+    database_url: str = LOCAL_DATABASE_URL
+    mqtt_url: str = LOCAL_MQTT_URL
+    timezone: str = "Europe/Brussels"
+    api_keys: str = ""  # "key:scope,key:scope" — scope read or admin
+    public_read: bool = False
+
+    # Ingest
+    ingest_client_id: str = "citysense-ingest"
+    ingest_topics: str = ""  # comma-separated MQTT filters; empty: every format's own topics
+    ingest_share_group: str = ""  # set to split one stream over replicas ($share/<group>/…)
+    ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    ingest_receive_maximum: int = Field(default=4000, ge=1, le=65535)
+    ingest_batch_max_messages: int = Field(default=2000, ge=1)
+    ingest_batch_max_age_ms: int = Field(default=200, ge=1)
+    ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=64)
+    ingest_max_future_s: int = Field(default=600, ge=0)
+    ingest_strict_sensors: bool = False
+    ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)  # 0: no /metrics endpoint
+    ingest_live_topic: str = "citysense/live"  # committed readings are republished here; empty: off
+
+    # Retention: raw rows older than this are dropped (drop_chunks); 0 keeps everything.
+    retention_days: int = Field(default=0, ge=0)
+    late_window_hours: int = Field(default=48, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        return check_database_url(v)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt(cls, v: str) -> str:
+        parse_mqtt_url(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _safe(self) -> Settings:
+        # A batch larger than the broker may have in flight can never fill up: it would
+        # wait for its age limit every time and throughput would collapse.
+        if self.ingest_batch_max_messages > self.ingest_receive_maximum:
+            raise ValueError(
+                "CITYSENSE_INGEST_BATCH_MAX_MESSAGES must not exceed CITYSENSE_INGEST_RECEIVE_MAXIMUM "
+                f"({self.ingest_batch_max_messages} > {self.ingest_receive_maximum})"
+            )
+        if self.ingest_share_group and not self.ingest_share_group.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("CITYSENSE_INGEST_SHARE_GROUP may hold letters, digits, - and _ only")
+        return self
+
+    @cached_property
+    def mqtt(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_url)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings() -> Settings:
+    return Settings()

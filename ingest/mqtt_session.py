@@ -1,0 +1,160 @@
+"""The MQTT side of ingest: a paho-mqtt v2 client with manual acknowledgements.
+
+paho's network loop runs in its own thread; its callbacks only hand messages on
+(a deque the asyncio side drains) and never block. PUBACKs are sent by `ack`,
+which ingest calls only after the messages' transaction has committed.
+
+A PUBACK names a packet id, and ids are reused per connection: after a reconnect
+an old id may belong to a new, uncommitted message. So every message carries the
+connection generation it arrived on, and acks for an older generation are
+dropped: the broker redelivers those messages and the unique key absorbs them.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from citysense.endpoints import MqttEndpoint
+
+log = logging.getLogger("citysense.ingest.mqtt")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    endpoint: MqttEndpoint
+    client_id: str
+    filters: tuple[str, ...]
+    share_group: str = ""
+    session_expiry_s: int = 7 * 24 * 3600
+    receive_maximum: int = 4000
+    keepalive_s: int = 30
+
+    def subscriptions(self) -> list[str]:
+        if not self.share_group:
+            return list(self.filters)
+        return [f"$share/{self.share_group}/{f}" for f in self.filters]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: datetime
+    arrived: float  # time.monotonic(), for batch age
+
+
+class MqttSession:
+    def __init__(self, config: SessionConfig, on_arrival: Callable[[], None]) -> None:
+        self.config = config
+        self.inbox: collections.deque[Delivery] = collections.deque()
+        self._on_arrival = on_arrival
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._connected = threading.Event()
+        self.dropped_acks = 0
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if config.endpoint.username:
+            client.username_pw_set(config.endpoint.username, config.endpoint.password)
+        if config.endpoint.tls:
+            client.tls_set_context(ssl.create_default_context())
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        self._client = client
+
+    # -- paho thread ------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused by %s:%d: %s", self.config.endpoint.host,
+                      self.config.endpoint.port, reason)
+            return
+        with self._lock:
+            self._generation += 1
+        log.info(
+            "connected to %s:%d as %s (session %s)",
+            self.config.endpoint.host, self.config.endpoint.port, self.config.client_id,
+            "resumed" if flags.session_present else "new",
+        )
+        opts = SubscribeOptions(qos=1)
+        client.subscribe([(topic, opts) for topic in self.config.subscriptions()])
+        self._connected.set()
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
+        for topic, reason in zip(self.config.subscriptions(), reasons, strict=False):
+            if reason.is_failure:
+                log.error("subscription to %s refused: %s", topic, reason)
+        log.info("subscribed to %s", ", ".join(self.config.subscriptions()))
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        with self._lock:
+            self._generation += 1
+        self._connected.clear()
+        log.warning("disconnected from the broker (%s); reconnecting with backoff", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.append(
+            Delivery(self._generation, msg.mid, msg.qos, msg.topic, bytes(msg.payload),
+                     datetime.now(UTC), time.monotonic())
+        )
+        if len(self.inbox) == 1:
+            self._on_arrival()
+
+    # -- caller's thread -------------------------------------------------------
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.config.session_expiry_s
+        props.ReceiveMaximum = self.config.receive_maximum
+        ep = self.config.endpoint
+        self._client.connect_async(ep.host, ep.port, keepalive=self.config.keepalive_s,
+                                   clean_start=False, properties=props)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def ack(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge, in arrival order, the deliveries of the current connection. Returns acks sent."""
+        sent = 0
+        with self._lock:
+            for d in deliveries:
+                if d.qos == 0:
+                    continue
+                if d.generation != self._generation:
+                    self.dropped_acks += 1
+                    continue
+                self._client.ack(d.mid, d.qos)
+                sent += 1
+        return sent
+
+    def stop(self) -> None:
+        # DISCONNECT is queued behind the PUBACKs already handed to paho, so they go out first.
+        self._client.disconnect()
+        self._client.loop_stop()

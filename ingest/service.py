@@ -1,0 +1,271 @@
+"""`citysense ingest`: MQTT → TimescaleDB, at least once, each reading stored once.
+
+Two tasks with a one-slot queue between them: the collector cuts batches from the
+MQTT inbox and decodes them while the writer commits the previous batch; the
+writer acknowledges a batch's messages only after its transaction committed.
+Memory stays bounded by the broker: it sends no more than Receive Maximum
+unacknowledged messages, and nothing is acknowledged before it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+from prometheus_client import start_http_server
+
+from citysense.settings import Settings, load_settings
+from ingest import telemetry
+from ingest.batching import BatchPolicy, backoff
+from ingest.decoders.registry import default_subscriptions
+from ingest.mqtt_session import Delivery, MqttSession, SessionConfig
+from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, prepare
+from ingest.retention import enforce_retention
+from ingest.writer import Writer
+
+log = logging.getLogger("citysense.ingest")
+
+# Errors after which the same write may succeed later: the database is away or busy.
+_TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.InsufficientResourcesError,
+)
+_DRAIN_TIMEOUT_S = 30.0
+_REGISTRY_REFRESH_S = 60.0
+
+
+def session_config(settings: Settings) -> SessionConfig:
+    topics = tuple(t.strip() for t in settings.ingest_topics.split(",") if t.strip())
+    return SessionConfig(
+        endpoint=settings.mqtt,
+        client_id=settings.ingest_client_id,
+        filters=topics or default_subscriptions(),
+        share_group=settings.ingest_share_group,
+        session_expiry_s=settings.ingest_session_expiry_s,
+        receive_maximum=settings.ingest_receive_maximum,
+    )
+
+
+def prepare_config(settings: Settings) -> PrepareConfig:
+    return PrepareConfig(
+        tz=settings.tz,
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_future=timedelta(seconds=settings.ingest_max_future_s),
+        oldest=timedelta(days=settings.retention_days) if settings.retention_days else None,
+        strict=settings.ingest_strict_sensors,
+    )
+
+
+@dataclass
+class _Registry:
+    """What prepare needs from the sensor registry, refreshed now and then."""
+
+    known: set[str] = field(default_factory=set)
+    depths: dict[str, float] = field(default_factory=dict)
+    loaded_at: float = float("-inf")
+
+
+class Ingest:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy = BatchPolicy(settings.ingest_batch_max_messages, settings.ingest_batch_max_age_ms / 1000)
+        self.prep = prepare_config(settings)
+        self._loop = asyncio.get_running_loop()
+        self._arrived = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.session = MqttSession(session_config(settings), self._wake)
+        self._queue: asyncio.Queue[tuple[list[Delivery], PreparedBatch] | None] = asyncio.Queue(maxsize=1)
+        self._pending = 0  # messages taken from the inbox, not yet acknowledged
+        self._registry = _Registry()
+        self.pool: asyncpg.Pool | None = None
+
+    def _wake(self) -> None:  # paho thread
+        self._loop.call_soon_threadsafe(self._arrived.set)
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("stopping: committing and acknowledging what is in memory")
+            self._stop.set()
+            self._arrived.set()
+
+    async def _connect_db(self) -> asyncpg.Pool:
+        delays = backoff()
+        while True:
+            try:
+                pool: asyncpg.Pool = await asyncpg.create_pool(
+                    self.settings.database_url, min_size=1, max_size=4, command_timeout=60
+                )
+                return pool
+            except _TRANSIENT as exc:
+                delay = next(delays)
+                log.warning("database not reachable (%s); retrying in %.1f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    raise
+
+    async def _refresh_registry(self, writer: Writer) -> None:
+        if time.monotonic() - self._registry.loaded_at < _REGISTRY_REFRESH_S:
+            return
+        try:
+            if self.prep.strict:
+                self._registry.known = await writer.known_sensors()
+            self._registry.depths = await writer.bin_depths()
+            self._registry.loaded_at = time.monotonic()
+        except _TRANSIENT as exc:
+            log.warning("could not refresh the sensor registry (%s); using the last copy", exc)
+
+    def _take(self) -> list[Delivery]:
+        inbox = self.session.inbox
+        n = min(len(inbox), self.policy.max_messages)
+        taken = [inbox.popleft() for _ in range(n)]
+        self._pending += n
+        return taken
+
+    async def _collect(self, writer: Writer) -> None:
+        inbox = self.session.inbox
+        while True:
+            if not inbox:
+                if self._stop.is_set():
+                    break
+                self._arrived.clear()
+                if not inbox:  # a message may have come between the check and the clear
+                    await self._arrived.wait()
+                    continue
+            oldest = inbox[0].arrived
+            # Polling, not an event: paho appends from its own thread, and waking the loop per
+            # message would cost more than a 5 ms tick.
+            while not self._stop.is_set() and not self.policy.due(len(inbox), oldest, time.monotonic()):  # noqa: ASYNC110
+                await asyncio.sleep(min(0.005, self.policy.time_left(oldest, time.monotonic())))
+            await self._refresh_registry(writer)
+            taken = self._take()
+            batch = prepare(
+                [Inbound(d.topic, d.payload, d.received_at) for d in taken],
+                self.prep, self._registry.known, self._registry.depths,
+            )
+            await self._queue.put((taken, batch))
+        await self._queue.put(None)
+
+    async def _write_with_retry(self, writer: Writer, batch: PreparedBatch) -> bool:
+        """True once committed; False when stopping gave up on an unreachable database."""
+        delays = backoff()
+        give_up_at: float | None = None
+        while True:
+            try:
+                result = await writer.write(batch)
+            except _TRANSIENT as exc:
+                telemetry.DB_RETRIES.inc()
+                delay = next(delays)
+                log.warning("database write failed (%s); batch kept unacknowledged, retrying in %.1f s", exc, delay)
+                if self._stop.is_set():
+                    give_up_at = give_up_at or time.monotonic() + _DRAIN_TIMEOUT_S
+                    if time.monotonic() > give_up_at:
+                        log.error("database still unreachable; exiting without acknowledging (the broker keeps them)")
+                        return False
+                await asyncio.sleep(delay)
+                continue
+            telemetry.READINGS.inc(result.inserted)
+            telemetry.DUPLICATES.inc(result.duplicates)
+            telemetry.REJECTED.inc(result.rejected)
+            telemetry.BATCH_SECONDS.observe(result.seconds)
+            log.info(
+                "batch committed: %d rows (%d duplicate), %d rejected message(s), in %.1f ms",
+                result.inserted, result.duplicates, result.rejected, result.seconds * 1000,
+            )
+            return True
+
+    async def _write_one_by_one(self, writer: Writer, taken: list[Delivery]) -> None:
+        """A batch the database refuses for a reason other than availability (a value it cannot
+        take): write its messages one at a time so one bad message cannot block the stream."""
+        for d in taken:
+            single = prepare([Inbound(d.topic, d.payload, d.received_at)], self.prep,
+                             self._registry.known, self._registry.depths)
+            try:
+                await writer.write(single)
+            except asyncpg.PostgresError as exc:
+                if isinstance(exc, _TRANSIENT):
+                    raise
+                log.warning("message on %s refused by the database: %s", d.topic, exc)
+                await writer.write(PreparedBatch(rejects=[(d.received_at, d.topic, d.payload,
+                                                           f"DatabaseError: {exc}")]))
+
+    async def _write(self, writer: Writer) -> None:
+        while (item := await self._queue.get()) is not None:
+            taken, batch = item
+            telemetry.MESSAGES.inc(len(taken))
+            try:
+                committed = await self._write_with_retry(writer, batch)
+            except asyncpg.PostgresError as exc:
+                log.error("batch refused by the database (%s); writing its messages one by one", exc)
+                await self._write_one_by_one(writer, taken)
+                committed = True
+            if not committed:
+                return
+            for reason in batch.rejects:
+                log.warning("rejected message on %s: %s", reason[1], reason[3])
+            self.session.ack(taken)
+            self._pending -= len(taken)
+
+    async def run(self) -> None:
+        self.pool = await self._connect_db()
+        writer = Writer(self.pool)
+        telemetry.QUEUE_DEPTH.set_function(lambda: len(self.session.inbox) + self._pending)
+        telemetry.CONNECTED.set_function(lambda: 1.0 if self.session.connected else 0.0)
+        self.session.start()
+        tasks = [
+            asyncio.create_task(self._collect(writer), name="collect"),
+            asyncio.create_task(self._write(writer), name="write"),
+        ]
+        retention = asyncio.create_task(enforce_retention(self.pool, self.settings, self._stop), name="retention")
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                t.result()
+        finally:
+            for t in (*tasks, retention):
+                t.cancel()
+            await asyncio.gather(*tasks, retention, return_exceptions=True)
+            telemetry.DROPPED_ACKS.inc(self.session.dropped_acks)
+            await asyncio.to_thread(self.session.stop)
+            await self.pool.close()
+            log.info("ingest stopped")
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("CITYSENSE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+async def _main(settings: Settings) -> None:
+    ingest = Ingest(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, ingest.request_stop)
+    await ingest.run()
+
+
+def main() -> int:
+    _configure_logging()
+    settings = load_settings()
+    if settings.ingest_metrics_port:
+        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1")
+        log.info("metrics on http://127.0.0.1:%d/metrics", settings.ingest_metrics_port)
+    topics = ", ".join(session_config(settings).subscriptions())
+    log.info("ingest starting: broker %r, topics %s", settings.mqtt, topics)
+    asyncio.run(_main(settings))
+    return 0
+
+

@@ -1,0 +1,190 @@
+"""The database side of ingest: one transaction per batch, rollups kept exact, dead letters kept.
+
+The only module of ingest that talks to PostgreSQL. `write` commits or raises;
+the caller acknowledges the batch's MQTT messages only after it returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from ingest.prepare import PreparedBatch
+
+log = logging.getLogger("citysense.ingest.writer")
+
+# Insert the raw rows, then fold the rows that were really inserted into the hourly
+# rollups. Merging is exact for count/sum/min/max/first/last; the increase merges
+# when the new rows lie wholly after (or before) the stored ones, and is marked
+# NULL for a recount from raw rows otherwise (late data landing inside an hour).
+_INSERT_AND_ROLL_UP = """
+WITH ins AS (
+    INSERT INTO readings (time, sensor_id, metric, value)
+    SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::float8[])
+    ON CONFLICT DO NOTHING
+    RETURNING time, sensor_id, metric, value
+), steps AS (
+    SELECT sensor_id, metric, time_bucket('1 hour', time) AS bucket, time, value,
+           value - lag(value) OVER w AS step
+    FROM ins
+    WINDOW w AS (PARTITION BY sensor_id, metric, time_bucket('1 hour', time) ORDER BY time)
+), agg AS (
+    SELECT bucket, sensor_id, metric, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi,
+           min(time) AS t0, (array_agg(value ORDER BY time))[1] AS v0,
+           max(time) AS t1, (array_agg(value ORDER BY time DESC))[1] AS v1,
+           coalesce(sum(CASE WHEN step >= 0 THEN step ELSE value END), 0) AS inc
+    FROM steps
+    GROUP BY bucket, sensor_id, metric
+), up AS (
+    INSERT INTO readings_hourly AS h (bucket, sensor_id, metric, count, sum, min, max,
+                                      first_time, first_value, last_time, last_value, increase)
+    SELECT bucket, sensor_id, metric, n, s, lo, hi, t0, v0, t1, v1, inc
+    FROM agg ORDER BY sensor_id, metric, bucket
+    ON CONFLICT (sensor_id, metric, bucket) DO UPDATE SET
+        count = h.count + excluded.count,
+        sum = h.sum + excluded.sum,
+        min = least(h.min, excluded.min),
+        max = greatest(h.max, excluded.max),
+        first_time = least(h.first_time, excluded.first_time),
+        first_value = CASE WHEN excluded.first_time < h.first_time THEN excluded.first_value
+                           ELSE h.first_value END,
+        last_time = greatest(h.last_time, excluded.last_time),
+        last_value = CASE WHEN excluded.last_time > h.last_time THEN excluded.last_value
+                          ELSE h.last_value END,
+        increase = CASE
+            WHEN excluded.first_time > h.last_time THEN h.increase + excluded.increase
+                + CASE WHEN excluded.first_value >= h.last_value THEN excluded.first_value - h.last_value
+                       ELSE excluded.first_value END
+            WHEN excluded.last_time < h.first_time THEN h.increase + excluded.increase
+                + CASE WHEN h.first_value >= excluded.last_value THEN h.first_value - excluded.last_value
+                       ELSE h.first_value END
+            ELSE 'NaN'::float8 END
+    RETURNING sensor_id, metric, bucket, increase
+)
+SELECT (SELECT count(*) FROM ins) AS inserted,
+       array_agg(sensor_id) FILTER (WHERE increase = 'NaN') AS dirty_sensors,
+       array_agg(metric) FILTER (WHERE increase = 'NaN') AS dirty_metrics,
+       array_agg(bucket) FILTER (WHERE increase = 'NaN') AS dirty_buckets
+FROM up
+"""
+# NaN rather than NULL marks a recount: the column stays NOT NULL, so a bug that
+# forgot the recount could never commit a NULL that queries would silently skip.
+
+_RECOUNT_INCREASE = """
+WITH dirty AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS d(sensor_id, metric, bucket)
+), steps AS (
+    SELECT d.sensor_id, d.metric, d.bucket, r.value,
+           r.value - lag(r.value) OVER (PARTITION BY d.sensor_id, d.metric, d.bucket ORDER BY r.time) AS step
+    FROM dirty d
+    JOIN readings r ON r.sensor_id = d.sensor_id AND r.metric = d.metric
+                   AND r.time >= d.bucket AND r.time < d.bucket + INTERVAL '1 hour'
+), inc AS (
+    SELECT sensor_id, metric, bucket, coalesce(sum(CASE WHEN step >= 0 THEN step ELSE value END), 0) AS v
+    FROM steps GROUP BY sensor_id, metric, bucket
+)
+UPDATE readings_hourly h SET increase = inc.v
+FROM inc WHERE h.sensor_id = inc.sensor_id AND h.metric = inc.metric AND h.bucket = inc.bucket
+"""
+
+_UPSERT_SENSORS = """
+INSERT INTO sensors AS s (id, source, kind, first_seen, last_seen)
+SELECT id, split_part(id, ':', 1), kind, first_seen, last_seen
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(id, kind, first_seen, last_seen)
+ORDER BY id
+ON CONFLICT (id) DO UPDATE SET
+    first_seen = least(s.first_seen, excluded.first_seen),
+    last_seen = greatest(s.last_seen, excluded.last_seen),
+    kind = CASE WHEN s.kind = 'unknown' THEN excluded.kind ELSE s.kind END
+"""
+
+_INSERT_REJECTS = """
+INSERT INTO rejected_messages (received_at, topic, payload, error)
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bytea[], $4::text[])
+"""
+
+# last_seen is kept to the minute: rewriting every sensor row on every batch would
+# churn the table for a timestamp nobody needs to the second.
+_LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    rejected: int
+    recounted_hours: int
+    seconds: float
+
+
+class Writer:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        # (first_seen, last_seen) as this writer last stored them, per sensor
+        self._seen: dict[str, tuple[datetime, datetime]] = {}
+
+    def _sensor_updates(self, batch: PreparedBatch) -> tuple[list[str], list[str], list[datetime], list[datetime]]:
+        ids: list[str] = []
+        kinds: list[str] = []
+        firsts: list[datetime] = []
+        lasts: list[datetime] = []
+        for sensor_id, seen in batch.sensors.items():
+            stored = self._seen.get(sensor_id)
+            if stored is not None and seen.first >= stored[0] and seen.last < stored[1] + _LAST_SEEN_RESOLUTION:
+                continue
+            ids.append(sensor_id)
+            kinds.append(seen.kind)
+            firsts.append(seen.first)
+            lasts.append(seen.last)
+        return ids, kinds, firsts, lasts
+
+    async def write(self, batch: PreparedBatch) -> WriteResult:
+        """Commit the batch in one transaction, or raise (nothing of it is then stored)."""
+        start = clock.perf_counter()
+        sensors = self._sensor_updates(batch)
+        inserted = recounted = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            if sensors[0]:
+                await conn.execute(_UPSERT_SENSORS, *sensors)
+            if len(batch):
+                row = await conn.fetchrow(
+                    _INSERT_AND_ROLL_UP, batch.times, batch.sensor_ids, batch.metrics, batch.values
+                )
+                inserted = row["inserted"]
+                if row["dirty_sensors"]:
+                    recounted = len(row["dirty_sensors"])
+                    await conn.execute(
+                        _RECOUNT_INCREASE, row["dirty_sensors"], row["dirty_metrics"], row["dirty_buckets"]
+                    )
+            if batch.rejects:
+                cols = list(zip(*batch.rejects, strict=True))
+                await conn.execute(_INSERT_REJECTS, *[list(c) for c in cols])
+        # Only after the commit: a rolled-back batch must be written again in full.
+        for sensor_id, first, last in zip(sensors[0], sensors[2], sensors[3], strict=True):
+            stored = self._seen.get(sensor_id)
+            if stored is not None:
+                first, last = min(stored[0], first), max(stored[1], last)
+            self._seen[sensor_id] = (first, last)
+        return WriteResult(
+            inserted=inserted,
+            duplicates=len(batch) - inserted,
+            rejected=len(batch.rejects),
+            recounted_hours=recounted,
+            seconds=clock.perf_counter() - start,
+        )
+
+    async def known_sensors(self) -> set[str]:
+        async with self._pool.acquire() as conn:
+            return {r["id"] for r in await conn.fetch("SELECT id FROM sensors")}
+
+    async def bin_depths(self) -> dict[str, float]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT id, (metadata->>'depth_mm')::float8 AS depth FROM sensors "
+                "WHERE metadata ? 'depth_mm' AND jsonb_typeof(metadata->'depth_mm') = 'number'"
+            )
+        return {r["id"]: r["depth"] for r in rows}

@@ -1,0 +1,121 @@
+"""`citysense migrate`: apply the numbered SQL files in models/migrations once each, in order.
+
+Each file runs in its own transaction and is recorded in `schema_migrations`; an
+advisory lock makes concurrent runs (two replicas starting at once) wait instead
+of racing. Licensed TimescaleDB features are switched on afterwards, only where the
+server's edition has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+from citysense.settings import Settings, load_settings
+
+log = logging.getLogger("citysense.migrate")
+
+_LOCK_KEY = 0x43697479  # "City": any constant shared by all migrators
+_NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def discover() -> list[Migration]:
+    found: list[Migration] = []
+    for entry in resources.files("models.migrations").iterdir():
+        match = _NAME.fullmatch(entry.name)
+        if match:
+            found.append(Migration(int(match["version"]), match["name"], entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version number: {versions}")
+    return found
+
+
+async def apply(conn: asyncpg.Connection, settings: Settings) -> list[Migration]:
+    """Apply what is missing; return the migrations applied now."""
+    await conn.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+               version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    applied_now: list[Migration] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for m in discover():
+            if m.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name
+                )
+            log.info("applied migration %04d_%s", m.version, m.name)
+            applied_now.append(m)
+        await _licensed_features(conn, settings)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    return applied_now
+
+
+async def timescale_license(conn: asyncpg.Connection) -> str:
+    value: str = await conn.fetchval("SHOW timescaledb.license")
+    return value
+
+
+async def _licensed_features(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Native compression of chunks past the late-data window, on the Timescale-licensed edition only.
+
+    The Apache edition (Debian's package) has no compression; retention there is the
+    service's own drop_chunks (ingest.retention), which works on both editions.
+    """
+    if await timescale_license(conn) != "timescale":
+        log.info("TimescaleDB Apache edition: compression stays off (needs the Timescale license)")
+        return
+    compressed = await conn.fetchval(
+        "SELECT compression_enabled FROM timescaledb_information.hypertables "
+        "WHERE hypertable_name = 'readings'"
+    )
+    if not compressed:
+        await conn.execute(
+            "ALTER TABLE readings SET (timescaledb.compress, "
+            "timescaledb.compress_segmentby = 'sensor_id, metric', timescaledb.compress_orderby = 'time')"
+        )
+    await conn.execute(
+        "SELECT add_compression_policy('readings', $1::interval, if_not_exists => true)",
+        f"{settings.late_window_hours} hours",
+    )
+    log.info("compression policy: chunks older than %d h", settings.late_window_hours)
+
+
+async def run(settings: Settings) -> list[Migration]:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await apply(conn, settings)
+    finally:
+        await conn.close()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = load_settings()
+    try:
+        applied = asyncio.run(run(settings))
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"migrate: cannot apply the schema: {exc}", file=sys.stderr)
+        return 1
+    print(f"migrate: {len(applied)} migration(s) applied, schema up to date")
+    return 0

@@ -1,0 +1,105 @@
+"""Fixtures for integration tests: a fresh migrated database per test session on the real
+TimescaleDB, the real broker, and a factory for `citysense ingest` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from citysense.endpoints import LOCAL_DATABASE_URL, LOCAL_MQTT_URL, MqttEndpoint, parse_mqtt_url
+from citysense.settings import Settings
+from models.migrate import apply
+from tests.integration.support import ApiProcess, IngestProcess, clear_mqtt_session, wait_for_services
+
+SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
+MQTT_URL = os.environ.get("CITYSENSE_MQTT_URL", LOCAL_MQTT_URL)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def mqtt_endpoint() -> MqttEndpoint:
+    return parse_mqtt_url(MQTT_URL)
+
+
+@pytest.fixture(scope="session")
+async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
+    """A database of its own for this test session, migrated, dropped at the end."""
+    await wait_for_services(SERVER_URL, mqtt_endpoint)
+    name = f"citysense_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(SERVER_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(SERVER_URL, name)
+    conn = await asyncpg.connect(url)
+    try:
+        await apply(conn, Settings(database_url=url, mqtt_url=MQTT_URL))
+    finally:
+        await conn.close()
+    yield url
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test database, emptied before the test."""
+    conn = await asyncpg.connect(database_url)
+    await conn.execute("TRUNCATE readings, readings_hourly, sensors, rejected_messages")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short id that keeps this test's topics and MQTT client ids apart from other tests'."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def ingest_factory(
+    database_url: str, mqtt_endpoint: MqttEndpoint, unique: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[type[IngestProcess] | object]:
+    """Start `citysense ingest` processes; every one still running is killed at the end, and
+    their broker sessions are cleared so the broker does not queue for them forever."""
+    started: list[IngestProcess] = []
+    log_dir = tmp_path_factory.mktemp(f"ingest-{unique}")
+
+    def start(topics: str, client_id: str | None = None, **env: str) -> IngestProcess:
+        proc = IngestProcess(
+            database_url=database_url,
+            mqtt_url=MQTT_URL,
+            client_id=client_id or f"test-ingest-{unique}",
+            topics=topics,
+            log_path=log_dir / f"ingest-{len(started)}.log",
+            extra_env=env,
+        )
+        proc.start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+    for client_id in {p.client_id for p in started}:
+        asyncio.run(clear_mqtt_session(mqtt_endpoint, client_id))
+
+
+@pytest.fixture
+def api_server(database_url: str, tmp_path: Path) -> Iterator[ApiProcess]:
+    """`citysense api` as a real uvicorn process on a free port."""
+    server = ApiProcess(database_url=database_url, mqtt_url=MQTT_URL, log_path=tmp_path / "api.log")
+    server.start()
+    yield server
+    server.stop()
