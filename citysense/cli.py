@@ -53,7 +53,8 @@ def _decode(args: argparse.Namespace) -> int:
     return decode_cli.main(args.topic, args.file)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; `command` names the subcommand about to run, so only its options are imported."""
     parser = argparse.ArgumentParser(prog="citysense", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -70,13 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p = add("simulate", _simulate, "publish live simulated device traffic over MQTT")
-    from simulators.options import add_simulate_options
+    if command == "simulate":
+        from simulators.options import add_simulate_options
 
-    add_simulate_options(p)
+        add_simulate_options(p)
     p = add("backfill", _backfill, "write simulated history straight into the database")
-    from simulators.options import add_backfill_options
+    if command == "backfill":
+        from simulators.options import add_backfill_options
 
-    add_backfill_options(p)
+        add_backfill_options(p)
     p = add("decode", _decode, "decode one payload exactly as ingest would; one JSON reading per line")
     p.add_argument("--topic", required=True, help="the MQTT topic the payload arrived on")
     p.add_argument("file", nargs="?", help="payload file (default: standard input)")
@@ -84,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    args = build_parser(command).parse_args(words)
     try:
         code = int(args.func(args))
     except KeyboardInterrupt:

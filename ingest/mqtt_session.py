@@ -154,6 +154,10 @@ class MqttSession:
                 sent += 1
         return sent
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Fire-and-forget (QoS 0); paho queues it for its network thread."""
+        self._client.publish(topic, payload, qos=0)
+
     def stop(self) -> None:
         # DISCONNECT is queued behind the PUBACKs already handed to paho, so they go out first.
         self._client.disconnect()

@@ -22,7 +22,7 @@ import asyncpg
 from prometheus_client import start_http_server
 
 from citysense.settings import Settings, load_settings
-from ingest import telemetry
+from ingest import live_bus, telemetry
 from ingest.batching import BatchPolicy, backoff
 from ingest.decoders.registry import default_subscriptions
 from ingest.mqtt_session import Delivery, MqttSession, SessionConfig
@@ -90,6 +90,7 @@ class Ingest:
         self._queue: asyncio.Queue[tuple[list[Delivery], PreparedBatch] | None] = asyncio.Queue(maxsize=1)
         self._pending = 0  # messages taken from the inbox, not yet acknowledged
         self._registry = _Registry()
+        self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
 
     def _wake(self) -> None:  # paho thread
@@ -218,6 +219,9 @@ class Ingest:
                 log.warning("rejected message on %s: %s", reason[1], reason[3])
             self.session.ack(taken)
             self._pending -= len(taken)
+            if self._live_topic and len(batch):
+                for body in live_bus.encode(batch):
+                    self.session.publish(self._live_topic, body)
 
     async def run(self) -> None:
         self.pool = await self._connect_db()

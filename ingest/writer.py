@@ -36,7 +36,7 @@ WITH ins AS (
     SELECT bucket, sensor_id, metric, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi,
            min(time) AS t0, (array_agg(value ORDER BY time))[1] AS v0,
            max(time) AS t1, (array_agg(value ORDER BY time DESC))[1] AS v1,
-           coalesce(sum(CASE WHEN step >= 0 THEN step ELSE value END), 0) AS inc
+           coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS inc
     FROM steps
     GROUP BY bucket, sensor_id, metric
 ), up AS (
@@ -84,7 +84,7 @@ WITH dirty AS (
     JOIN readings r ON r.sensor_id = d.sensor_id AND r.metric = d.metric
                    AND r.time >= d.bucket AND r.time < d.bucket + INTERVAL '1 hour'
 ), inc AS (
-    SELECT sensor_id, metric, bucket, coalesce(sum(CASE WHEN step >= 0 THEN step ELSE value END), 0) AS v
+    SELECT sensor_id, metric, bucket, coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS v
     FROM steps GROUP BY sensor_id, metric, bucket
 )
 UPDATE readings_hourly h SET increase = inc.v

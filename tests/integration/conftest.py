@@ -16,10 +16,11 @@ import pytest
 from citysense.endpoints import LOCAL_DATABASE_URL, LOCAL_MQTT_URL, MqttEndpoint, parse_mqtt_url
 from citysense.settings import Settings
 from models.migrate import apply
-from tests.integration.support import ApiProcess, IngestProcess, clear_mqtt_session, wait_for_services
+from tests.integration.support import ApiProcess, Broker, IngestProcess, clear_mqtt_session, wait_for_services
 
 SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
-MQTT_URL = os.environ.get("CITYSENSE_MQTT_URL", LOCAL_MQTT_URL)
+EXTERNAL_MQTT = os.environ.get("CITYSENSE_MQTT_URL")
+MQTT_URL = EXTERNAL_MQTT or LOCAL_MQTT_URL
 
 
 def _with_database(url: str, name: str) -> str:
@@ -28,8 +29,22 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def mqtt_endpoint() -> MqttEndpoint:
-    return parse_mqtt_url(MQTT_URL)
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker | None]:
+    """The test session's own Mosquitto, run from the shipped config on a free port, so tests
+    neither feed a demo's persistent session nor depend on it. None when CITYSENSE_MQTT_URL
+    names a broker to use instead."""
+    if EXTERNAL_MQTT:
+        yield None
+        return
+    b = Broker(tmp_path_factory.mktemp("mosquitto"))
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_endpoint(broker: Broker | None) -> MqttEndpoint:
+    return parse_mqtt_url(broker.url if broker else MQTT_URL)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +57,7 @@ async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     url = _with_database(SERVER_URL, name)
     conn = await asyncpg.connect(url)
     try:
-        await apply(conn, Settings(database_url=url, mqtt_url=MQTT_URL))
+        await apply(conn, Settings(database_url=url))
     finally:
         await conn.close()
     yield url
@@ -74,12 +89,13 @@ def ingest_factory(
     """Start `citysense ingest` processes; every one still running is killed at the end, and
     their broker sessions are cleared so the broker does not queue for them forever."""
     started: list[IngestProcess] = []
+    mqtt_url = f"mqtt://{mqtt_endpoint.host}:{mqtt_endpoint.port}"
     log_dir = tmp_path_factory.mktemp(f"ingest-{unique}")
 
     def start(topics: str, client_id: str | None = None, **env: str) -> IngestProcess:
         proc = IngestProcess(
             database_url=database_url,
-            mqtt_url=MQTT_URL,
+            mqtt_url=mqtt_url,
             client_id=client_id or f"test-ingest-{unique}",
             topics=topics,
             log_path=log_dir / f"ingest-{len(started)}.log",
@@ -97,9 +113,10 @@ def ingest_factory(
 
 
 @pytest.fixture
-def api_server(database_url: str, tmp_path: Path) -> Iterator[ApiProcess]:
+def api_server(database_url: str, mqtt_endpoint: MqttEndpoint, tmp_path: Path) -> Iterator[ApiProcess]:
     """`citysense api` as a real uvicorn process on a free port."""
-    server = ApiProcess(database_url=database_url, mqtt_url=MQTT_URL, log_path=tmp_path / "api.log")
+    server = ApiProcess(database_url=database_url, mqtt_url=f"mqtt://{mqtt_endpoint.host}:{mqtt_endpoint.port}",
+                        log_path=tmp_path / "api.log")
     server.start()
     yield server
     server.stop()

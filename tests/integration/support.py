@@ -22,6 +22,53 @@ from paho.mqtt.properties import Properties
 from citysense.endpoints import MqttEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+class Broker:
+    """A real Mosquitto from deploy/mosquitto/citysense.conf, on a free loopback port."""
+
+    def __init__(self, directory: Path) -> None:
+        import getpass
+
+        from citysense.service_layout import render_mosquitto_conf
+
+        self.dir = directory
+        self.port = free_port()
+        (directory / "data").mkdir(exist_ok=True)
+        self.conf = directory / "mosquitto.conf"
+        self.log = directory / "mosquitto.log"
+        self.conf.write_text(render_mosquitto_conf(
+            (ROOT / "deploy/mosquitto/citysense.conf").read_text(), port=self.port,
+            persistence_dir=directory / "data", pid_file=directory / "mosquitto.pid",
+            log_file=self.log, user=getpass.getuser(),
+        ))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import socket
+
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError(f"test broker did not start:\n{self.log.read_text() if self.log.exists() else ''}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: mosquitto saves its persistence file
+            self.proc.wait(10)
 
 
 async def wait_for_services(database_url: str, mqtt: MqttEndpoint, within: float = 30) -> None:
@@ -108,7 +155,7 @@ class IngestProcess:
 
 async def publish_all(
     mqtt: MqttEndpoint, messages: Iterable[tuple[str, bytes]], client_id: str | None = None,
-    qos: int = 1, in_flight: int = 200,
+    qos: int = 1, in_flight: int = 50,
 ) -> int:
     """Publish at QoS 1 and wait for every PUBACK. Returns the number published."""
     n = 0

@@ -73,9 +73,12 @@ async def test_redelivery_stores_once_and_rollups_stay_exact(
 ) -> None:
     ingest_factory(topics="citysense/json/+")
     stream = json_stream(unique, 600, devices=3)
-    # Everything twice, and a late message landing inside hours already rolled up.
-    await publish_all(mqtt_endpoint, stream[:400])
-    await publish_all(mqtt_endpoint, stream[100:600] + stream[:50])
+    # First a later stretch, then an earlier one (rows landing before stored ones), with gaps;
+    # then everything again: the gaps arrive late, inside hours already rolled up, and the
+    # rest are redeliveries.
+    await publish_all(mqtt_endpoint, [m for i, m in enumerate(stream[300:]) if i % 7 != 3])
+    await publish_all(mqtt_endpoint, [m for i, m in enumerate(stream[:300]) if i % 5 != 1])
+    await publish_all(mqtt_endpoint, stream + stream[:50])
 
     async def settled() -> bool:
         return await count(db, "SELECT count(*) FROM readings") == 1200
@@ -162,3 +165,25 @@ async def test_sigterm_drains_the_batch_in_memory(
     again = ingest_factory(topics="citysense/json/+")
     await asyncio.sleep(2.0)
     assert "batch committed" not in again.log_text(), "the drained messages came back: they were not acked"
+
+
+async def test_broker_restart_reconnects_and_loses_nothing(
+    db: asyncpg.Connection, ingest_factory, broker, mqtt_endpoint: MqttEndpoint, unique: str
+) -> None:
+    if broker is None:
+        pytest.skip("CITYSENSE_MQTT_URL names an outside broker; this test restarts its own")
+    ingest = ingest_factory(topics="citysense/json/+")
+    stream = json_stream(unique, 400, devices=4)
+    await publish_all(mqtt_endpoint, stream[:200])
+    await eventually(lambda: _has(db, 400), 20, "the first half stored")
+    broker.stop()
+    await asyncio.sleep(3)  # ingest sees the broker gone and retries with backoff
+    broker.start()
+    ingest.wait_for_log("session resumed", timeout=40)
+    await publish_all(mqtt_endpoint, stream[200:])
+    await eventually(lambda: _has(db, 800), 30, "the second half stored after the broker came back")
+    assert "disconnected from the broker" in ingest.log_text()
+
+
+async def _has(db: asyncpg.Connection, n: int) -> bool:
+    return await count(db, "SELECT count(*) FROM readings") == n

@@ -1,0 +1,51 @@
+"""The live bus: committed readings, republished by ingest so API processes can stream them.
+
+The broker is the bus, so any number of ingest and API replicas meet on it. One
+message per committed batch, columnar to keep it compact:
+
+    topic  <CITYSENSE_INGEST_LIVE_TOPIC>/readings        (default citysense/live/readings)
+    body   {"t": [epoch ms…], "s": [sensor id…], "m": [metric…], "v": [value…]}
+
+QoS 0: it is a notification, not the record; the database is the record. A batch
+that held redelivered readings republishes them, so a live client may see a
+reading twice; the API de-duplicates nothing here on purpose (it cannot know).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+
+from ingest.prepare import PreparedBatch
+
+# Larger batches are split so no bus message nears the broker's packet limit.
+MAX_READINGS_PER_MESSAGE = 5000
+
+
+def bus_topic(base: str) -> str:
+    return f"{base.rstrip('/')}/readings"
+
+
+def encode(batch: PreparedBatch) -> Iterator[bytes]:
+    n = len(batch)
+    for lo in range(0, n, MAX_READINGS_PER_MESSAGE):
+        hi = min(n, lo + MAX_READINGS_PER_MESSAGE)
+        yield orjson.dumps({
+            "t": [int(t.timestamp() * 1000) for t in batch.times[lo:hi]],
+            "s": batch.sensor_ids[lo:hi],
+            "m": batch.metrics[lo:hi],
+            "v": batch.values[lo:hi],
+        })
+
+
+def decode(payload: bytes) -> list[tuple[int, str, str, float]]:
+    """(epoch ms, sensor id, metric, value) per reading; ValueError for anything malformed."""
+    try:
+        body = orjson.loads(payload)
+        t, s, m, v = body["t"], body["s"], body["m"], body["v"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"malformed live-bus message: {exc}") from None
+    if not (len(t) == len(s) == len(m) == len(v)):
+        raise ValueError("malformed live-bus message: columns of different lengths")
+    return list(zip(t, s, m, v, strict=True))
