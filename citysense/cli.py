@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 def _services(args: argparse.Namespace) -> int:
     from citysense import services
 
-    return services.run(args.action)
+    return services.run(args.action, args.only)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -65,6 +65,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = add("services", _services, "local Mosquitto + TimescaleDB on loopback")
     p.add_argument("action", choices=["up", "down", "status", "env"])
+    p.add_argument("--only", choices=["postgres", "mosquitto"], help="up/down one service only")
     add("migrate", _migrate, "apply the database schema (idempotent)")
     add("ingest", _ingest, "run the MQTT -> TimescaleDB consumer")
     p = add("api", _api, "run the HTTP API")

@@ -84,7 +84,8 @@ WITH dirty AS (
     JOIN readings r ON r.sensor_id = d.sensor_id AND r.metric = d.metric
                    AND r.time >= d.bucket AND r.time < d.bucket + INTERVAL '1 hour'
 ), inc AS (
-    SELECT sensor_id, metric, bucket, coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS v
+    SELECT sensor_id, metric, bucket,
+           coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS v
     FROM steps GROUP BY sensor_id, metric, bucket
 )
 UPDATE readings_hourly h SET increase = inc.v
