@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from ingest.decoders import citysense_json, senml
+from ingest.decoders import (
+    citysense_json,
+    dsmr,
+    lorawan,
+    senml,
+    sensor_community,
+    shelly,
+    tasmota,
+    telraam,
+    zigbee2mqtt,
+)
 from ingest.decoders.base import DecodeContext, Format
 from ingest.errors import UnknownTopic
 from models.reading import Reading
 
-# Order matters where patterns overlap: the most specific formats come first.
+# Order matters where patterns overlap: the most specific formats come first. Those with a fixed
+# first level lead; Tasmota (any prefix before `tele`) and Shelly Gen2 (any prefix before `/status/`
+# or `/events/rpc`) follow, so `dsmr/x/status/y` stays DSMR and `zigbee2mqtt/lamp/status/z` Zigbee2MQTT.
 FORMATS: tuple[Format, ...] = (
     senml.FORMAT,
     citysense_json.FORMAT,
+    shelly.FORMAT_GEN1,
+    dsmr.FORMAT,
+    sensor_community.FORMAT,
+    lorawan.FORMAT_TTN,
+    lorawan.FORMAT_CHIRPSTACK,
+    telraam.FORMAT,
+    zigbee2mqtt.FORMAT,
+    tasmota.FORMAT,
+    shelly.FORMAT_GEN2,
 )
 
 

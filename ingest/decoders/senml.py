@@ -113,13 +113,17 @@ def decode(topic: str, payload: bytes, ctx: DecodeContext) -> list[Reading]:
         if "bt" in rec:
             bt = number(rec["bt"], f"{where} bt")
         if "bu" in rec:
-            bu = rec["bu"] if isinstance(rec["bu"], str) else None
+            if not isinstance(rec["bu"], str):
+                raise DecodeError(f"{where}: bu must be a string")
+            bu = rec["bu"]
         if "bv" in rec:
             bv = number(rec["bv"], f"{where} bv")
         n = rec.get("n", "")
         if not isinstance(n, str):
             raise DecodeError(f"{where}: n must be a string")
         unit = rec.get("u", bu)
+        if unit is not None and not isinstance(unit, str):
+            raise DecodeError(f"{where}: u must be a string")
         if unit in _NOT_READINGS:
             continue
         if "v" not in rec:
@@ -142,6 +146,9 @@ def decode(topic: str, payload: bytes, ctx: DecodeContext) -> list[Reading]:
             t = bt + (number(rec["t"], f"{where} t") if "t" in rec else 0.0)
             if t >= _RELATIVE_LIMIT:
                 time = from_epoch(t)
+            elif t <= -_RELATIVE_LIMIT:
+                # Relative to now and more than 8 years back: garbage, and beyond year 1 it overflows.
+                raise DecodeError(f"{where}: time {t!r} is neither an epoch time nor a plausible relative one")
             elif t != 0.0:
                 time = ctx.received_at + timedelta(seconds=t)
         readings.append(Reading(f"{SOURCE}:{sensor}", metric, value, time))
