@@ -42,11 +42,20 @@ class Settings(BaseSettings):
     ingest_max_future_s: int = Field(default=600, ge=0)
     ingest_strict_sensors: bool = False
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)  # 0: no /metrics endpoint
+    ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can reach it
     ingest_live_topic: str = "citysense/live"  # committed readings are republished here; empty: off
 
     # Retention: raw rows older than this are dropped (drop_chunks); 0 keeps everything.
     retention_days: int = Field(default=0, ge=0)
     late_window_hours: int = Field(default=48, ge=1)
+
+    # API
+    # k of the open-data endpoint: a published row must come from at least this many sensors.
+    api_open_min_sensors: int = Field(default=3, ge=2)
+    api_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)  # buckets x groups per aggregate answer
+    api_live_queue: int = Field(default=10_000, ge=1)  # readings buffered per live client before it lags
+    api_live_recent_hours: int = Field(default=48, ge=1)  # latest values on connect / on the map: this far back
+    api_registry_refresh_s: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -57,6 +66,14 @@ class Settings(BaseSettings):
     @classmethod
     def _mqtt(cls, v: str) -> str:
         parse_mqtt_url(v)
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, v: str) -> str:
+        from api.auth import parse_api_keys  # lazily: settings must not pull in the API package
+
+        parse_api_keys(v)
         return v
 
     @field_validator("timezone")

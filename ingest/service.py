@@ -265,8 +265,8 @@ def main() -> int:
     _configure_logging()
     settings = load_settings()
     if settings.ingest_metrics_port:
-        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1")
-        log.info("metrics on http://127.0.0.1:%d/metrics", settings.ingest_metrics_port)
+        start_http_server(settings.ingest_metrics_port, addr=settings.ingest_metrics_host)
+        log.info("metrics on http://%s:%d/metrics", settings.ingest_metrics_host, settings.ingest_metrics_port)
     topics = ", ".join(session_config(settings).subscriptions())
     log.info("ingest starting: broker %r, topics %s", settings.mqtt, topics)
     asyncio.run(_main(settings))
