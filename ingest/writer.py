@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ingest.prepare import PreparedBatch
+from models.metrics import METRICS
 
 log = logging.getLogger("citysense.ingest.writer")
 
@@ -36,7 +37,9 @@ WITH ins AS (
     SELECT bucket, sensor_id, metric, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi,
            min(time) AS t0, (array_agg(value ORDER BY time))[1] AS v0,
            max(time) AS t1, (array_agg(value ORDER BY time DESC))[1] AS v1,
-           coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS inc
+           CASE WHEN metric = ANY($5::text[])
+                THEN coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0)
+                ELSE 0 END AS inc
     FROM steps
     GROUP BY bucket, sensor_id, metric
 ), up AS (
@@ -56,6 +59,7 @@ WITH ins AS (
         last_value = CASE WHEN excluded.last_time > h.last_time THEN excluded.last_value
                           ELSE h.last_value END,
         increase = CASE
+            WHEN excluded.metric <> ALL($5::text[]) THEN 0
             WHEN excluded.first_time > h.last_time THEN h.increase + excluded.increase
                 + CASE WHEN excluded.first_value >= h.last_value THEN excluded.first_value - h.last_value
                        ELSE excluded.first_value END
@@ -71,6 +75,9 @@ SELECT (SELECT count(*) FROM ins) AS inserted,
        array_agg(bucket) FILTER (WHERE increase = 'NaN') AS dirty_buckets
 FROM up
 """
+# Only cumulative counters carry an increase (0 elsewhere): replicas on a shared
+# subscription interleave a sensor's readings, and every interleaved hour of a
+# counter costs a recount inside the transaction.
 # NaN rather than NULL marks a recount: the column stays NOT NULL, so a bug that
 # forgot the recount could never commit a NULL that queries would silently skip.
 
@@ -111,6 +118,8 @@ SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bytea[], $4::text[])
 # last_seen is kept to the minute: rewriting every sensor row on every batch would
 # churn the table for a timestamp nobody needs to the second.
 _LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+_CUMULATIVE = sorted(name for name, m in METRICS.items() if m.cumulative)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +162,7 @@ class Writer:
                 await conn.execute(_UPSERT_SENSORS, *sensors)
             if len(batch):
                 row = await conn.fetchrow(
-                    _INSERT_AND_ROLL_UP, batch.times, batch.sensor_ids, batch.metrics, batch.values
+                    _INSERT_AND_ROLL_UP, batch.times, batch.sensor_ids, batch.metrics, batch.values, _CUMULATIVE
                 )
                 inserted = row["inserted"]
                 if row["dirty_sensors"]:

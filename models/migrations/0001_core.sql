@@ -33,7 +33,8 @@ CREATE INDEX readings_metric_time ON readings (metric, time DESC);
 -- `increase` is the sum of the steps between consecutive readings inside the hour,
 -- a step down counting as a counter reset (the new value is what accrued since it);
 -- the steps across hour edges come from first/last, so the increase over any span of
--- hours is exact.
+-- hours is exact. Only cumulative counters (energy_import, energy_export,
+-- gas_volume) carry an increase; it is 0 for every other metric.
 CREATE TABLE readings_hourly (
     bucket      timestamptz      NOT NULL,
     sensor_id   text             NOT NULL,

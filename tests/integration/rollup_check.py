@@ -9,6 +9,8 @@ from datetime import datetime
 import asyncpg
 import numpy as np
 
+from models.metrics import METRICS
+
 HOUR_US = 3_600_000_000
 
 
@@ -28,6 +30,8 @@ def expected_rollups(rows: Sequence[tuple[str, str, datetime, float]]) -> dict[t
             v = values[hours == hour]
             steps = np.diff(v)
             increase = float(np.where(steps >= 0, steps, v[1:]).sum()) if len(v) > 1 else 0.0
+            if not METRICS[metric].cumulative:
+                increase = 0.0
             out[(sensor, metric, int(hour))] = (
                 float(len(v)), float(v.sum()), float(v.min()), float(v.max()), float(v[0]), float(v[-1]), increase
             )

@@ -4,6 +4,7 @@ client, wait for rows to appear."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import signal
 import subprocess
@@ -185,12 +186,19 @@ def publish_all_fast(
     client.max_queued_messages_set(0)
     client.connect(mqtt.host, mqtt.port)
     client.loop_start()
-    infos = [client.publish(topic, payload, qos=qos) for topic, payload in messages]
-    for info in infos:
+    # Packet ids are 16 bits: more than 65535 outstanding messages would collide.
+    window: collections.deque[paho.MQTTMessageInfo] = collections.deque()
+    n = 0
+    for topic, payload in messages:
+        window.append(client.publish(topic, payload, qos=qos))
+        n += 1
+        if len(window) >= 20_000:
+            window.popleft().wait_for_publish(timeout=60)
+    for info in window:
         info.wait_for_publish(timeout=60)
     client.disconnect()
     client.loop_stop()
-    return len(infos)
+    return n
 
 
 async def eventually(

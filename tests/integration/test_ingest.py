@@ -49,9 +49,11 @@ async def test_end_to_end_publish_store_and_api(
 
     async with httpx.AsyncClient(base_url=api_server.url) as http:
         health = await http.get("/health")
-        assert health.status_code == 200 and health.json()["database"] == "ok"
+        assert health.status_code == 200
+        assert health.json()["database"] == "ok"
         sensors = (await http.get("/api/v1/sensors")).json()["data"]
-        assert {s["id"] for s in sensors} == {f"citysense:{unique}-0", f"citysense:{unique}-1", f"senml:urn:dev:{unique}"}
+        want = {f"citysense:{unique}-0", f"citysense:{unique}-1", f"senml:urn:dev:{unique}"}
+        assert {s["id"] for s in sensors} == want
         assert {s["kind"] for s in sensors if s["id"].startswith("citysense:")} == {"energy"}
         r = await http.get(f"/api/v1/sensors/senml:urn:dev:{unique}/readings")
         body = r.json()
@@ -118,7 +120,8 @@ async def test_malformed_payloads_are_dead_lettered_and_stream_goes_on(
     assert errors[0].startswith("DecodeError: invalid JSON")
     assert errors[1].startswith("DecodeError: invalid JSON")
     assert "not finite" in errors[2]
-    assert errors[3].startswith("InvalidReading:") and "voltage=3000 V outside" in errors[3]
+    assert errors[3].startswith("InvalidReading:")
+    assert "voltage=3000 V outside" in errors[3]
     assert "in the future" in errors[4]
     assert "cannot tell the metric" in errors[5]
     assert errors[6].startswith("OversizePayload:")

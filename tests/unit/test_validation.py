@@ -34,14 +34,17 @@ def test_check(reading: Reading, problem: str | None) -> None:
     if problem is None:
         assert why is None
     else:
-        assert why is not None and problem in why and why.startswith("s: ")
+        assert why is not None
+        assert problem in why
+        assert why.startswith("s: ")
 
 
 def test_split_keeps_order_and_reasons() -> None:
     rs = [Reading("a", "power", 1.0, NOW), Reading("b", "voltage", -1.0, NOW), Reading("c", "power", 2.0, NOW)]
     good, bad = split_valid(rs, NOW, TEN_MIN)
     assert good == [rs[0], rs[2]]
-    assert len(bad) == 1 and bad[0].startswith("b: voltage")
+    assert len(bad) == 1
+    assert bad[0].startswith("b: voltage")
 
 
 def test_require_valid_raises_with_every_reason() -> None:
