@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from api.routes import health, sensors
+from api.auth import parse_api_keys
+from api.live.bus import BusFollower
+from api.live.hub import Hub
+from api.registry import RegistryCache
+from api.routes import aggregates, health, live, policy, sensors
 from api.state import AppState
 from citysense.settings import Settings, load_settings
+
+log = logging.getLogger("citysense.api")
+
+DESCRIPTION = """
+Leuven's smart-city sensor data: the registry, raw readings, aggregates, policy reports, open
+data and live feeds. Times are ISO-8601 with a zone; `from` is inclusive, `to` exclusive.
+
+**Access.** Keys come from CITYSENSE_API_KEYS (`key:scope`, scope `read` or `admin`), sent as
+`X-API-Key: <key>` or `Authorization: Bearer <key>`. Reading needs a read (or admin) key unless
+CITYSENSE_PUBLIC_READ=true; writing the registry always needs an admin key; `/api/v1/open/*`
+is public. A missing or unknown key gets 401, a key without the scope 403. Callers without a key
+never see private sensors (e.g. household meters).
+"""
 
 
 class Lifespan(TypedDict):
     app: AppState
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # SQLSTATE class 22: a value PostgreSQL cannot take (a NUL in a sensor id, a number out of
+    # range). The caller sent it, so it is the caller's error, not the server's.
+    detail = exc.message if isinstance(exc, asyncpg.PostgresError) else str(exc)
+    return JSONResponse({"detail": f"a value the database cannot take: {detail}"}, status_code=400)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,18 +51,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[Lifespan]:
-        pool = await asyncpg.create_pool(cfg.database_url, min_size=0, max_size=10, command_timeout=30)
+        pool = await asyncpg.create_pool(
+            cfg.database_url, min_size=0, max_size=10, command_timeout=30,
+            # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan
+            # that knows neither the metric nor the range: for the aggregates that was 2.5x slower (no
+            # parallel scan, no chunk exclusion at plan time). Planning each run costs about a millisecond.
+            # JIT compiling took 50-100 ms of a 400 ms raw aggregate and gains nothing at this scale.
+            server_settings={"plan_cache_mode": "force_custom_plan", "jit": "off"},
+        )
+        registry = RegistryCache(pool, cfg.api_registry_refresh_s)
+        hub = Hub(cfg.api_live_queue)
+        bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
+        tasks = [asyncio.create_task(registry.run(), name="registry")]
+        if bus is not None:
+            tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
         try:
-            yield {"app": AppState(settings=cfg, pool=pool)}
+            yield {"app": AppState(
+                settings=cfg, pool=pool, keys=parse_api_keys(cfg.api_keys), registry=registry, hub=hub, bus=bus,
+            )}
         finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
             await pool.close()
 
     app = FastAPI(
         title="citysense",
-        summary="Leuven's smart-city sensor data: readings, aggregates and live feeds",
-        version="0.1.0",
+        summary="Leuven's smart-city sensor data: readings, aggregates, policy reports and live feeds",
+        description=DESCRIPTION,
+        version="0.2.0",
         lifespan=lifespan,
     )
+    app.add_exception_handler(asyncpg.DataError, _data_error)
     app.include_router(health.router)
     app.include_router(sensors.router)
+    app.include_router(aggregates.router)
+    app.include_router(policy.router)
+    app.include_router(live.router)
     return app

@@ -1,4 +1,5 @@
-"""What the API's lifespan yields to every request: settings and the database pool."""
+"""What the API's lifespan yields to every request: settings, the database pool, the parsed API
+keys, the registry cache and the live hub."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from api.auth import ApiKeys
+from api.live.bus import BusFollower
+from api.live.hub import Hub
+from api.registry import RegistryCache
 from citysense.settings import Settings
 
 
@@ -13,3 +18,7 @@ from citysense.settings import Settings
 class AppState:
     settings: Settings
     pool: asyncpg.Pool
+    keys: ApiKeys
+    registry: RegistryCache
+    hub: Hub
+    bus: BusFollower | None  # None when the live bus is switched off (CITYSENSE_INGEST_LIVE_TOPIC empty)

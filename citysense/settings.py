@@ -22,7 +22,10 @@ from citysense.endpoints import (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CITYSENSE_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused CITYSENSE_API_KEYS must not print the keys.
+    model_config = SettingsConfigDict(
+        env_prefix="CITYSENSE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = LOCAL_DATABASE_URL
     mqtt_url: str = LOCAL_MQTT_URL

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=.venv/bin
 HOST=${CITYSENSE_API_HOST:-127.0.0.1}
+# The demo API is on loopback with simulated data: let anyone on this machine read it.
+export CITYSENSE_PUBLIC_READ=${CITYSENSE_PUBLIC_READ:-true}
 PORT=${CITYSENSE_API_PORT:-8000}
 URL="http://$HOST:$PORT"
 

@@ -54,6 +54,7 @@ async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     name = f"citysense_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(SERVER_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()  # a test may restart the server; teardown connects afresh
     url = _with_database(SERVER_URL, name)
     conn = await asyncpg.connect(url)
     try:
@@ -61,8 +62,11 @@ async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     finally:
         await conn.close()
     yield url
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    admin = await asyncpg.connect(SERVER_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
@@ -116,7 +120,7 @@ def ingest_factory(
 def api_server(database_url: str, mqtt_endpoint: MqttEndpoint, tmp_path: Path) -> Iterator[ApiProcess]:
     """`citysense api` as a real uvicorn process on a free port."""
     server = ApiProcess(database_url=database_url, mqtt_url=f"mqtt://{mqtt_endpoint.host}:{mqtt_endpoint.port}",
-                        log_path=tmp_path / "api.log")
+                        log_path=tmp_path / "api.log", extra_env={"CITYSENSE_PUBLIC_READ": "true"})
     server.start()
     yield server
     server.stop()

@@ -1,0 +1,348 @@
+"""API latency benchmark: `await run(settings)` returns a JSON-able report.
+
+Works on a database of its own next to the configured one (`<name>_bench` on the same
+server), so the benchmark fleet never mixes with real or demo data. When that database
+does not yet hold `sensors` x `days` of history, it is backfilled first — through the
+simulators (simulators.backfill: vendor payloads → ingest.prepare → ingest.writer) when
+they are importable, else through ingest.writer with a simple generator of our own.
+
+Then it starts the API in-process (uvicorn on a free loopback port, the real app and
+lifespan) and times HTTP requests end to end:
+
+* a district-by-day aggregate over the last 30 days (target p95 < 50 ms), as routed
+  (rollups), and the same forced from raw readings and from rollups;
+* one sensor's raw readings for one day (target p95 < 20 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import random
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import numpy as np
+import uvicorn
+
+from citysense.settings import Settings
+
+DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
+BENCH_KEY = "bench-admin-key-0123456789"
+TARGETS_MS = {"district_by_day_30d": 50.0, "sensor_raw_one_day": 20.0}
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{host}{port}" if parts.username else host + port))
+
+
+async def _bench_database(settings: Settings) -> str:
+    base = urlsplit(settings.database_url).path.lstrip("/") or "citysense"
+    name = f"{base}_bench"
+    admin = await asyncpg.connect(settings.database_url)
+    try:
+        exists = await admin.fetchval("SELECT true FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(settings.database_url, name)
+    from models.migrate import apply
+
+    conn = await asyncpg.connect(url)
+    try:
+        await apply(conn, settings.model_copy(update={"database_url": url}))
+    finally:
+        await conn.close()
+    return url
+
+
+async def _coverage(url: str) -> tuple[int, datetime | None, datetime | None, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, min(first_seen) AS lo, max(last_seen) AS hi FROM sensors "
+            "WHERE metadata ? 'bench'"
+        )
+        rows = await conn.fetchval("SELECT coalesce(sum(count), 0)::bigint FROM readings_hourly")
+    finally:
+        await conn.close()
+    return int(row["n"]), row["lo"], row["hi"], int(rows)
+
+
+# Fleet generation -------------------------------------------------------------------------------
+
+def _simulator_fleet(n: int, seed: int) -> Any:
+    """The default simulated fleet, cloned to `n` sensors with device ids each format accepts."""
+    from simulators.fleet import Fleet, load_fleet, rename
+
+    base = load_fleet(None).sensors
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        s = base[i % len(base)]
+        if s.format == "telraam":
+            device = str(9_000_000 + i)
+        elif s.format == "chirpstack":
+            device = f"{0xB0000000_00000000 + i:016x}"
+        elif s.format == "sensor-community":
+            device = f"esp8266-{90_000_000 + i}"
+        else:
+            device = f"{s.device[:24]}-b{i:04d}"
+        clone = rename(s, device)
+        clone = type(clone)(
+            id=clone.id, kind=clone.kind, format=clone.format, model=clone.model,
+            district=DISTRICTS[i % len(DISTRICTS)],
+            lat=round(50.84 + rng.random() * 0.08, 5), lon=round(4.64 + rng.random() * 0.14, 5),
+            private=clone.private, interval_s=clone.interval_s,
+            metadata={**dict(s.metadata), "bench": True},
+        )
+        out.append(clone)
+    return Fleet(tuple(out), name=f"bench-{n}")
+
+
+async def _backfill_simulated(url: str, settings: Settings, sensors: int, start: datetime, end: datetime
+                              ) -> dict[str, Any]:
+    from ingest.service import prepare_config
+    from simulators.backfill import backfill
+
+    fleet = _simulator_fleet(sensors, seed=42)
+    summary = await backfill(fleet, start, end, 42, url, prepare_config(settings), batch_size=4000)
+    return {"via": "simulators.backfill", "rows": summary.rows, "messages": summary.messages,
+            "rejected_messages": summary.rejected, "seconds": round(summary.elapsed_s, 1)}
+
+
+async def _backfill_generated(url: str, settings: Settings, sensors: int, start: datetime, end: datetime
+                              ) -> dict[str, Any]:
+    """Our own generator: a fifth each of energy meters (power, energy_import every 10 min), air
+    sensors (pm25, pm10, no2 every 10 min), traffic counters (4 modes every 15 min) and bins
+    (fill_level every 30 min), written through ingest.writer.Writer."""
+    from ingest.prepare import PreparedBatch, SensorSeen
+    from ingest.writer import Writer
+
+    kinds = ("energy", "air", "mobility", "bin", "air")
+    metrics = {"energy": ("power", "energy_import"), "air": ("pm25", "pm10", "no2"),
+               "mobility": ("bikes", "cars", "pedestrians", "heavy_vehicles"), "bin": ("fill_level",)}
+    step = {"energy": 600, "air": 600, "mobility": 900, "bin": 1800}
+    rng = random.Random(42)
+    ids = [f"bench:{kinds[i % 5]}-{i:04d}" for i in range(sensors)]
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, command_timeout=600)
+    t0 = time.monotonic()
+    inserted = 0
+    try:
+        async with pool.acquire() as conn:
+            await conn.executemany(
+                "INSERT INTO sensors (id, source, kind, district, lat, lon, private, metadata) "
+                "VALUES ($1, 'bench', $2, $3, $4, $5, $6, '{\"bench\": true}') ON CONFLICT (id) DO NOTHING",
+                [(sid, kinds[i % 5], DISTRICTS[i % 5], 50.84 + rng.random() * 0.08, 4.64 + rng.random() * 0.14,
+                  kinds[i % 5] == "energy" and i % 2 == 0) for i, sid in enumerate(ids)],
+            )
+        writer = Writer(pool)
+        counters = [rng.uniform(100, 10_000) for _ in ids]
+        fills = [rng.uniform(0, 80) for _ in ids]
+        day = start
+        while day < end:
+            batch = PreparedBatch()
+            rows: list[tuple[str, str, datetime, float]] = []
+            for i, sid in enumerate(ids):
+                kind = kinds[i % 5]
+                t = day
+                while t < min(day + timedelta(days=1), end):
+                    for m in metrics[kind]:
+                        if m == "energy_import":
+                            counters[i] += rng.uniform(0, 0.3)
+                            v = counters[i]
+                        elif m == "fill_level":
+                            fills[i] = 2.0 if fills[i] > 95 else fills[i] + rng.uniform(0, 3)
+                            v = fills[i]
+                        else:
+                            v = rng.uniform(0, 100) if kind != "energy" else rng.uniform(50, 3000)
+                        rows.append((sid, m, t, round(v, 3)))
+                    t += timedelta(seconds=step[kind])
+            rows.sort()
+            for sid, m, t, v in rows:
+                batch.sensor_ids.append(sid)
+                batch.metrics.append(m)
+                batch.times.append(t)
+                batch.values.append(v)
+                seen = batch.sensors.get(sid)
+                if seen is None:
+                    batch.sensors[sid] = SensorSeen(kinds[int(sid[-4:]) % 5], t, t)
+                else:
+                    seen.first, seen.last = min(seen.first, t), max(seen.last, t)
+            inserted += (await writer.write(batch)).inserted
+            day += timedelta(days=1)
+    finally:
+        await pool.close()
+    return {"via": "api.bench generator + ingest.writer", "rows": inserted, "seconds": round(time.monotonic() - t0, 1)}
+
+
+# Timing ----------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def _serve(settings: Settings) -> AsyncIterator[str]:
+    from api.app import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _stats(samples: list[float], target: float | None) -> dict[str, Any]:
+    a = np.array(samples) * 1000
+    out: dict[str, Any] = {"n": len(samples), "p50_ms": round(float(np.percentile(a, 50)), 2),
+                           "p95_ms": round(float(np.percentile(a, 95)), 2),
+                           "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2)}
+    if target is not None:
+        out["target_p95_ms"] = target
+        out["ok"] = out["p95_ms"] < target
+    return out
+
+
+async def _time(http: httpx.AsyncClient, n: int, request: Callable[[int], tuple[str, dict[str, str]]]
+                ) -> tuple[list[float], dict[str, str]]:
+    samples: list[float] = []
+    headers: dict[str, str] = {}
+    for i in range(-3, n):  # three warm-up requests
+        path, params = request(i)
+        t = time.perf_counter()
+        r = await http.get(path, params=params)
+        dt = time.perf_counter() - t
+        r.raise_for_status()
+        if i >= 0:
+            samples.append(dt)
+        headers = {"source": r.headers.get("x-citysense-source", ""), "rows": str(len(r.json().get("data", [])))}
+    return samples, headers
+
+
+def _fixed(path: str, params: dict[str, str]) -> Callable[[int], tuple[str, dict[str, str]]]:
+    return lambda _: (path, params)
+
+
+async def run(settings: Settings, sensors: int = 500, days: int = 30, quick: bool = False) -> dict[str, Any]:
+    if quick:
+        sensors, days = min(sensors, 50), min(days, 3)
+    iterations = 15 if quick else 200
+    url = await _bench_database(settings)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    have, lo, hi, _ = await _coverage(url)
+    backfilled: dict[str, Any] = {"skipped": "the bench database already holds the fleet"}
+    if have < sensors or lo is None or hi is None or lo > start + timedelta(hours=6) or hi < end - timedelta(days=1):
+        try:
+            backfilled = await _backfill_simulated(url, settings, sensors, start, end)
+        except (ImportError, ValueError, RuntimeError) as exc:
+            backfilled = {"simulators_failed": f"{type(exc).__name__}: {exc}",
+                          **await _backfill_generated(url, settings, sensors, start, end)}
+        have, lo, hi, _ = await _coverage(url)
+    _, _, _, rows = await _coverage(url)
+    conn = await asyncpg.connect(url)
+    try:
+        # A freshly backfilled database is not in its steady state: autovacuum has not yet caught up
+        # with the sensors table (its last_seen is rewritten by every batch) nor set the visibility map.
+        await conn.execute("VACUUM ANALYZE")
+        # The worst case (the metric with the most rollup rows) and a typical air-quality query.
+        heaviest = await conn.fetchval(
+            "SELECT metric FROM readings_hourly WHERE bucket >= $1 GROUP BY metric ORDER BY count(*) DESC LIMIT 1",
+            end - timedelta(days=2),
+        ) or "power"
+        raw_sensors = [r["sensor_id"] for r in await conn.fetch(
+            "SELECT DISTINCT sensor_id FROM readings_hourly WHERE bucket >= $1 LIMIT 200", end - timedelta(days=2))]
+        hourly_rows = {m: await conn.fetchval(
+            "SELECT count(*) FROM readings_hourly WHERE metric = $1 AND bucket >= $2", m, start) for m in
+            dict.fromkeys((heaviest, "pm25"))}
+    finally:
+        await conn.close()
+
+    tz = ZoneInfo(settings.timezone)
+    today = end.astimezone(tz).date()
+    frm = datetime(today.year, today.month, today.day, tzinfo=tz) - timedelta(days=min(days, 30))
+    rng = random.Random(1)
+
+    def one_day(_: int) -> tuple[str, dict[str, str]]:
+        sensor = rng.choice(raw_sensors)
+        t0 = end - timedelta(days=rng.randint(1, max(1, days - 1)))
+        t1 = t0 + timedelta(days=1)
+        return f"/api/v1/sensors/{sensor}/readings", {"from": t0.isoformat(), "to": t1.isoformat()}
+
+    api_settings = settings.model_copy(update={"database_url": url, "api_keys": f"{BENCH_KEY}:admin",
+                                               "ingest_live_topic": ""})
+    results: dict[str, Any] = {}
+    async with _serve(api_settings) as base, httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": BENCH_KEY}, timeout=60
+    ) as http:
+        for metric in hourly_rows:
+            agg = {"metric": metric, "bucket": "day", "agg": "avg", "group_by": "district",
+                   "from": frm.isoformat(), "to": end.isoformat()}
+            for suffix, params in (("", agg), ("_raw", {**agg, "source": "raw"}),
+                                   ("_rollup", {**agg, "source": "rollup"})):
+                name = f"district_by_day_30d{suffix}[{metric}]"
+                n = max(5, iterations // 10) if suffix == "_raw" else iterations
+                samples, info = await _time(http, n, _fixed("/api/v1/aggregates", params))
+                target = TARGETS_MS["district_by_day_30d"] if not suffix else None
+                results[name] = {**_stats(samples, target), **info, "rollup_rows_read": hourly_rows[metric]}
+        samples, info = await _time(http, iterations, one_day)
+        results["sensor_raw_one_day"] = {**_stats(samples, TARGETS_MS["sensor_raw_one_day"]), **info}
+
+    return {
+        "benchmark": "api latency",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "database": _redacted(url),
+        "fleet": {"sensors": have, "days": days, "readings": rows,
+                  "history": [lo.isoformat() if lo else None, hi.isoformat() if hi else None]},
+        "backfill": backfilled,
+        "aggregate_query": {"bucket": "day", "agg": "avg", "group_by": "district", "days": min(days, 30),
+                            "metrics": list(hourly_rows)},
+        "latency": results,
+        "targets_met": all(r.get("ok", True) for r in results.values()),
+        "quick": quick,
+        "notes": "times are end to end over HTTP on loopback (client and server share the machine)",
+    }
+
+
+def _main() -> None:  # a convenience until `citysense bench` calls run()
+    import json
+    import sys
+
+    from citysense.settings import load_settings
+
+    quick = "--quick" in sys.argv
+    report = asyncio.run(run(load_settings(), quick=quick))
+    print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.websockets import WebSocketState
+
+from api.auth import Access, Verdict, decide, presented_key
+from api.auth import Scope as KeyScope
+from api.deps import LiveReadAccess, State
+from api.live.hub import LiveFilter
+from api.schemas import District, Problem
+from api.services.live import KEEPALIVE_S, events
+from api.state import AppState
+from models.metrics import METRICS, Kind
+
+router = APIRouter(prefix="/api/v1", tags=["live"])
+
+KindsQ = Annotated[list[Kind], Query(alias="kind", description="only sensors of this kind (repeatable)")]
+DistrictsQ = Annotated[
+    list[District], Query(alias="district", description="only sensors in this district (repeatable)")
+]
+SensorsQ = Annotated[list[str], Query(alias="sensor", description="only these sensor ids (repeatable)")]
+MetricsQ = Annotated[list[str], Query(alias="metric", description="only these metrics (repeatable)")]
+
+_PROTOCOL = """
+Events, each a JSON object with a `type`:
+
+1. `latest` — `{sensor_id, metric, value, unit, time}`: the latest value of each matching series
+   (from the hourly rollups' last values, series that reported within CITYSENSE_API_LIVE_RECENT_HOURS);
+2. `snapshot_end` — `{series}`: the snapshot is complete;
+3. `reading` — the same fields as `latest`, for every reading committed to the database from now on
+   (ingest republishes each committed batch on the live bus; a reading may arrive twice);
+4. `lagged` — `{missed}`: this client fell behind and `missed` readings were dropped for it alone
+   (its queue holds CITYSENSE_API_LIVE_QUEUE readings); others are not slowed.
+
+Filters combine with AND; repeat a parameter for OR within it. Without an API key
+(CITYSENSE_PUBLIC_READ=true) readings of private sensors are never sent.
+"""
+
+
+def live_filter(
+    kind: list[Kind], district: list[str], sensor: list[str], metric: list[str], access: Access
+) -> LiveFilter:
+    unknown = sorted(set(metric) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}")
+    return LiveFilter(
+        kinds=frozenset(k.value for k in kind), districts=frozenset(district), sensors=frozenset(sensor),
+        metrics=frozenset(metric), include_private=access.authenticated,
+    )
+
+
+@router.get(
+    "/live/sse",
+    summary="live readings as Server-Sent Events",
+    description=_PROTOCOL + "\nSSE: each event has `event: <type>` and `data: <json>`; a comment line every "
+                            "15 s keeps idle connections open.",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+               400: {"model": Problem}},
+)
+async def live_sse(
+    state: State, access: LiveReadAccess, kind: KindsQ = [], district: DistrictsQ = [],  # noqa: B006
+    sensor: SensorsQ = [], metric: MetricsQ = [],  # noqa: B006
+) -> StreamingResponse:
+    try:
+        flt = live_filter(kind, list(district), sensor, metric, access)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b": citysense live feed\n\n"
+        async for ev in events(state, flt, keepalive=KEEPALIVE_S):
+            if ev is None:
+                yield b": keepalive\n\n"
+            else:
+                yield b"event: " + ev.type.encode() + b"\ndata: " + ev.data + b"\n\n"
+
+    return StreamingResponse(
+        body(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _refuse(websocket: WebSocket, status: int, detail: str) -> None:
+    # An HTTP answer to the handshake where the server supports it, so a client can tell 401 from 403.
+    try:
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=status))
+    except RuntimeError:
+        await websocket.close(code=1008, reason=detail)
+
+
+def _ws_access(state: AppState, websocket: WebSocket, api_key: str | None) -> tuple[Verdict, Access]:
+    presented = presented_key(websocket.headers.get("x-api-key"), websocket.headers.get("authorization")) or api_key
+    return decide(state.keys, presented, KeyScope.READ, state.settings.public_read)
+
+
+@router.get(
+    "/live",
+    summary="live readings over a WebSocket",
+    description=_PROTOCOL + "\nConnect with a WebSocket (`ws://…/api/v1/live?kind=air`); one JSON text message per "
+                            "event, messages from the client are ignored. The key goes in `X-API-Key` / "
+                            "`Authorization: Bearer` (or `api_key`); a refused handshake answers 401/403/400. "
+                            "A plain HTTP GET answers 426.",
+    status_code=426,
+    responses={426: {"model": Problem, "description": "this is a WebSocket endpoint"}},
+    response_model=Problem,
+)
+async def live_ws_doc(
+    kind: KindsQ = [],  # noqa: B006
+    district: DistrictsQ = [],  # noqa: B006
+    sensor: SensorsQ = [],  # noqa: B006
+    metric: MetricsQ = [],  # noqa: B006
+    api_key: Annotated[str | None, Query(description="the API key, for clients that cannot set headers")] = None,
+) -> JSONResponse:
+    return JSONResponse({"detail": "a WebSocket endpoint: connect with Upgrade: websocket"}, status_code=426,
+                        headers={"Upgrade": "websocket"})
+
+
+@router.websocket("/live")
+async def live_ws(
+    websocket: WebSocket,
+    kind: KindsQ = [],  # noqa: B006
+    district: DistrictsQ = [],  # noqa: B006
+    sensor: SensorsQ = [],  # noqa: B006
+    metric: MetricsQ = [],  # noqa: B006
+    api_key: Annotated[str | None, Query(description="the API key, for clients that cannot set headers")] = None,
+) -> None:
+    """The live feed over a WebSocket (same events and filters as /api/v1/live/sse, one JSON text
+    message per event). Messages from the client are ignored."""
+    state: AppState = websocket.state.app
+    verdict, access = _ws_access(state, websocket, api_key)
+    if verdict is not Verdict.ALLOW:
+        await _refuse(websocket, 401 if verdict is Verdict.UNAUTHORIZED else 403, verdict.value)
+        return
+    try:
+        flt = live_filter(kind, list(district), sensor, metric, access)
+    except ValueError as exc:
+        await _refuse(websocket, 400, str(exc))
+        return
+    await websocket.accept()
+
+    async def pump() -> None:
+        async for ev in events(state, flt):
+            if ev is not None:
+                await websocket.send_text(ev.data.decode())
+
+    async def drain() -> None:
+        # The only way to notice a client that went away while no readings flow.
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+    sender = asyncio.create_task(pump())
+    receiver = asyncio.create_task(drain())
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (sender, receiver):
+            t.cancel()
+        await asyncio.gather(sender, receiver, return_exceptions=True)
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()
