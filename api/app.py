@@ -17,7 +17,7 @@ from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
 from api.registry import RegistryCache
-from api.routes import aggregates, health, live, policy, sensors
+from api.routes import aggregates, dashboard, health, live, policy, sensors
 from api.state import AppState
 from citysense.settings import Settings, load_settings
 
@@ -90,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(aggregates.router)
     app.include_router(policy.router)
     app.include_router(live.router)
+    app.include_router(dashboard.router)
     return app

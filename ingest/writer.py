@@ -99,11 +99,20 @@ UPDATE readings_hourly h SET increase = inc.v
 FROM inc WHERE h.sensor_id = inc.sensor_id AND h.metric = inc.metric AND h.bucket = inc.bucket
 """
 
+# A sub-sensor (a meter's phase `dsmr:X:l1`, a second channel `shelly:X:switch:1`) is
+# registered with its parent's district, place and privacy: a private household
+# meter's phases must be as private as the meter.
 _UPSERT_SENSORS = """
-INSERT INTO sensors AS s (id, source, kind, first_seen, last_seen)
-SELECT id, split_part(id, ':', 1), kind, first_seen, last_seen
+INSERT INTO sensors AS s (id, source, kind, district, lat, lon, private, first_seen, last_seen)
+SELECT u.id, split_part(u.id, ':', 1), CASE WHEN u.kind = 'unknown' THEN coalesce(p.kind, u.kind) ELSE u.kind END,
+       p.district, p.lat, p.lon, coalesce(p.private, false), u.first_seen, u.last_seen
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(id, kind, first_seen, last_seen)
-ORDER BY id
+LEFT JOIN LATERAL (
+    SELECT kind, district, lat, lon, private FROM sensors
+    WHERE left(u.id, length(sensors.id) + 1) = sensors.id || ':' AND sensors.id <> u.id
+    ORDER BY length(sensors.id) DESC LIMIT 1
+) p ON true
+ORDER BY u.id
 ON CONFLICT (id) DO UPDATE SET
     first_seen = least(s.first_seen, excluded.first_seen),
     last_seen = greatest(s.last_seen, excluded.last_seen),

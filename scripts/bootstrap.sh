@@ -97,6 +97,18 @@ have_sbin debootstrap || missing+=(debootstrap)
 { have psql && have pg_isready; } || missing+=(postgresql-client)
 # pip's HTTPS (and PIP_CERT-style configs) need the system CA bundle.
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# The dashboard's browser test (tests/integration/test_dashboard.py) drives Debian's Chromium at
+# /usr/bin/chromium through Playwright, which never downloads a browser here; DejaVu gives its
+# screenshots real glyphs. Ubuntu has no such deb (its chromium-browser is a snap): the test then
+# skips with the reason, or fails under CI.
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(. /etc/os-release 2>/dev/null && echo "${ID:-}")" = ubuntu ]; then
+        say "no Debian chromium package on Ubuntu: the dashboard browser test will not run"
+    else
+        missing+=(chromium)
+    fi
+fi
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"

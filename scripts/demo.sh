@@ -49,6 +49,7 @@ pids+=($!)
 cat <<MSG
 
   citysense is running.
+    dashboard     $URL/
     API docs      $URL/docs
     health        curl $URL/health
     sensors       curl $URL/api/v1/sensors

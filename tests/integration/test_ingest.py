@@ -190,3 +190,23 @@ async def test_broker_restart_reconnects_and_loses_nothing(
 
 async def _has(db: asyncpg.Connection, n: int) -> bool:
     return await count(db, "SELECT count(*) FROM readings") == n
+
+
+async def test_sub_sensors_inherit_their_meters_privacy_and_place(
+    db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
+) -> None:
+    meter = f"citysense:{unique}-home"
+    await db.execute(
+        "INSERT INTO sensors (id, kind, source, district, lat, lon, private) "
+        "VALUES ($1, 'energy', 'citysense', 'Wilsele', 50.91, 4.70, true)", meter)
+    ingest_factory(topics="citysense/json/+")
+    body = [{"sensor_id": f"{meter}:l{i}", "time": BASE.isoformat(), "readings": {"voltage": 230.0}} for i in (1, 2)]
+    body.append({"sensor_id": f"citysense:{unique}-homely", "time": BASE.isoformat(), "readings": {"voltage": 230.0}})
+    await publish_all(mqtt_endpoint, [(f"citysense/json/{unique}-home", orjson.dumps(body))])
+    await eventually(lambda: _has(db, 3), 20, "3 readings")
+    rows = {r["id"]: r for r in await db.fetch("SELECT id, district, private, kind, lat FROM sensors")}
+    for phase in (f"{meter}:l1", f"{meter}:l2"):
+        assert (rows[phase]["district"], rows[phase]["private"], rows[phase]["lat"]) == ("Wilsele", True, 50.91)
+    # A sensor whose id merely starts with the meter's is no sub-sensor of it.
+    assert (rows[f"citysense:{unique}-homely"]["district"], rows[f"citysense:{unique}-homely"]["private"]) == (
+        None, False)
