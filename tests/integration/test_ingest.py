@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.support import ApiProcess, count, eventually, publish_all, publish_all_fast
+from tests.integration.support import ApiProcess, count, eventually, free_port, publish_all, publish_all_fast
 
 BASE = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -210,3 +211,42 @@ async def test_sub_sensors_inherit_their_meters_privacy_and_place(
     # A sensor whose id merely starts with the meter's is no sub-sensor of it.
     assert (rows[f"citysense:{unique}-homely"]["district"], rows[f"citysense:{unique}-homely"]["private"]) == (
         None, False)
+
+
+async def test_metrics_endpoint_counts_what_happened(
+    db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
+) -> None:
+    port = free_port()
+    ingest_factory(topics="citysense/json/+", CITYSENSE_INGEST_METRICS_PORT=str(port))
+    await publish_all(mqtt_endpoint, [*json_stream(unique, 10, devices=2), (f"citysense/json/{unique}-x", b"nope")])
+    await eventually(lambda: _has(db, 20), 20, "20 readings")
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+              if line.startswith("citysense_") and " " in line}
+    assert values["citysense_ingest_readings_total"] == 20
+    assert values["citysense_ingest_rejected_messages_total"] == 1
+    assert values["citysense_ingest_messages_total"] == 11
+    assert values["citysense_ingest_batch_seconds_count"] >= 1
+    assert "citysense_ingest_queue_depth" in values
+
+
+async def test_retention_drops_old_raw_chunks_and_keeps_rollups(database_url: str, db: asyncpg.Connection) -> None:
+    from ingest.prepare import Inbound, PrepareConfig, prepare
+    from ingest.retention import drop_old_chunks
+    from ingest.writer import Writer
+
+    now = datetime.now(UTC)
+    messages = [Inbound(f"citysense/json/ret-{age}", orjson.dumps(
+        {"time": (now - timedelta(days=age)).isoformat(), "readings": {"power": float(age)}}), now)
+        for age in (40, 35, 2, 1)]
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        batch = prepare(messages, PrepareConfig(ZoneInfo("Europe/Brussels"), 4096, timedelta(minutes=10)))
+        assert (await Writer(pool).write(batch)).inserted == 4
+        dropped = await drop_old_chunks(pool, days=30)
+    finally:
+        await pool.close()
+    assert dropped >= 2
+    assert sorted(r["value"] for r in await db.fetch("SELECT value FROM readings")) == [1.0, 2.0]
+    assert await count(db, "SELECT count(*) FROM readings_hourly") == 4  # rollups outlive raw rows
