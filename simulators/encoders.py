@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from ingest.decoders.dsmr import crc16
 from models.reading import Reading
 from simulators.fleet import Sensor
 
@@ -198,26 +199,10 @@ def shelly_gen1(s: Sample) -> list[Message]:
 # --- DSMR P1 (Fluvius e-MUCS) ------------------------------------------------------------------------
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
+# One CRC implementation for both directions: the decoder's. The simulator's telegrams are
+# checked against a real meter's published CRC in tests/unit/simulators/test_encoders.py.
+crc16_arc = crc16
 
-
-_CRC_TABLE = _crc_table()
-
-
-def crc16_arc(data: bytes) -> int:
-    """CRC-16/ARC (reflected 0x8005, init 0), the CRC DSMR 4+ and e-MUCS put after '!'."""
-    crc = 0
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc
 
 
 def dsmr_stamp(t: int, tz: ZoneInfo) -> str:
