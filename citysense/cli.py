@@ -53,6 +53,12 @@ def _decode(args: argparse.Namespace) -> int:
     return decode_cli.main(args.topic, args.file)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from ingest.bench import stages
+
+    return stages.main(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; `command` names the subcommand about to run, so only its options are imported."""
     parser = argparse.ArgumentParser(prog="citysense", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -84,6 +90,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = add("decode", _decode, "decode one payload exactly as ingest would; one JSON reading per line")
     p.add_argument("--topic", required=True, help="the MQTT topic the payload arrived on")
     p.add_argument("file", nargs="?", help="payload file (default: standard input)")
+    p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
+    if command == "bench":
+        from ingest.bench.options import add_bench_options
+
+        add_bench_options(p)
     return parser
 
 

@@ -19,8 +19,11 @@ import orjson
 
 from ingest.prepare import PreparedBatch
 
-# Larger batches are split so no bus message nears the broker's packet limit.
-MAX_READINGS_PER_MESSAGE = 5000
+# Larger batches are split so no bus message nears the broker's packet limit
+# (max_packet_size 256 KiB in the shipped configs): Mosquitto disconnects a client
+# that sends a bigger packet. A reading costs ~60-90 bytes here, so 1000 readings
+# stay far below it even with long sensor ids.
+MAX_READINGS_PER_MESSAGE = 1000
 
 
 def bus_topic(base: str) -> str:

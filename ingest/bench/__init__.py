@@ -1,0 +1,7 @@
+"""`citysense bench`: ingest throughput and latency, measured side by side on one machine.
+
+messages.py generates (and caches) the realistic message set, broker.py runs the private
+Mosquitto, the publishers and the live-bus listener, consumers.py holds the receive ceiling
+and the naive baseline, stages.py runs the stages, report.py is the pure arithmetic and the
+table. See docs/performance.md for the method and the latest figures.
+"""
