@@ -92,6 +92,10 @@ class PrivateBroker:
         return MqttEndpoint("127.0.0.1", self.port, tls=False)
 
     @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 

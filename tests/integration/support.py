@@ -21,55 +21,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from citysense.endpoints import MqttEndpoint
+from ingest.bench.broker import PrivateBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO = "/usr/sbin/mosquitto"
-
-
-class Broker:
-    """A real Mosquitto from deploy/mosquitto/citysense.conf, on a free loopback port."""
-
-    def __init__(self, directory: Path) -> None:
-        import getpass
-
-        from citysense.service_layout import render_mosquitto_conf
-
-        self.dir = directory
-        self.port = free_port()
-        (directory / "data").mkdir(exist_ok=True)
-        self.conf = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        self.conf.write_text(render_mosquitto_conf(
-            (ROOT / "deploy/mosquitto/citysense.conf").read_text(), port=self.port,
-            persistence_dir=directory / "data", pid_file=directory / "mosquitto.pid",
-            log_file=self.log, user=getpass.getuser(),
-        ))
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import socket
-
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        raise RuntimeError(f"test broker did not start:\n{self.log.read_text() if self.log.exists() else ''}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: mosquitto saves its persistence file
-            self.proc.wait(10)
+# The test session's own broker is the benchmark's: one implementation of "a real Mosquitto
+# from deploy/mosquitto/citysense.conf on a free loopback port".
+Broker = PrivateBroker
 
 
 async def wait_for_services(database_url: str, mqtt: MqttEndpoint, within: float = 30) -> None:
@@ -215,15 +172,6 @@ async def eventually(
 async def count(conn: asyncpg.Connection, sql: str, *args: object) -> int:
     value: int = await conn.fetchval(sql, *args)
     return value
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
