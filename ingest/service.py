@@ -37,6 +37,10 @@ _TRANSIENT = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,
+    # A connection cut in the middle of an operation (server shutting down) can leave
+    # asyncpg's protocol state behind: "cannot switch to state 15; another operation is
+    # in progress". Not an InterfaceError, but the same outage; a fresh connection cures it.
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.OperatorInterventionError,
