@@ -51,6 +51,7 @@ from ingest.bench.options import FULL, QUICK
 
 SESSION_EXPIRY_S = 3600
 STALL_S = 60.0  # a stage fails when nothing was committed for this long
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)  # a server restarting, a connection cut
 
 
 def _log(start: float) -> Callable[[str], None]:
@@ -129,10 +130,12 @@ class Bench:
         name = f"citysense_bench_{self.run_id}_{stage}"
         admin = await asyncpg.connect(self.settings.database_url)
         try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a half-made earlier try
             await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
-        self.databases.append(name)
+        if name not in self.databases:
+            self.databases.append(name)
         url = _with_database(self.settings.database_url, name)
         conn = await asyncpg.connect(url)
         try:
@@ -143,7 +146,15 @@ class Bench:
         return url
 
     def create_db(self, stage: str) -> str:
-        return asyncio.run(self._create_db(stage))
+        deadline = time.monotonic() + 120
+        while True:  # the server may be restarting (another test run, an operator): wait for it
+            try:
+                return asyncio.run(self._create_db(stage))
+            except _DB_ERRORS as exc:
+                if time.monotonic() > deadline:
+                    raise
+                self.say(f"  database not available ({exc}); retrying")
+                time.sleep(3)
 
     async def _drop_db(self, name: str) -> None:
         admin = await asyncpg.connect(self.settings.database_url)
@@ -175,7 +186,14 @@ class Bench:
                 await conn.close()
             return {(r["sensor_id"], r["metric"]): int(r["n"]) for r in rows}, int(rejected)
 
-        actual, rejected = asyncio.run(fetch())
+        for attempt in range(10):  # the server may be restarting (another test run, an operator)
+            try:
+                actual, rejected = asyncio.run(fetch())
+                break
+            except _DB_ERRORS:
+                if attempt == 9:
+                    raise
+                time.sleep(3)
         result = report.compare_counts(expected, actual)
         result["rejected_messages"] = rejected
         result["ok"] = bool(result["ok"] and rejected == 0)
@@ -403,7 +421,8 @@ def _latency(b: Bench, n: int, published_at: np.ndarray[Any, Any]) -> dict[str, 
 
 
 def _stored(url: str, cutoff: Any) -> tuple[int, int]:
-    """Rows in the database with a payload time (before cutoff) and stamped by ingest (after)."""
+    """Rows in the database with a payload time (before cutoff) and stamped by ingest (after);
+    (-1, -1) while the database does not answer."""
     async def count() -> tuple[int, int]:
         conn = await asyncpg.connect(url)
         try:
@@ -414,7 +433,10 @@ def _stored(url: str, cutoff: Any) -> tuple[int, int]:
             await conn.close()
         return int(row["timed"]), int(row["stamped"])
 
-    return asyncio.run(count())
+    try:
+        return asyncio.run(count())
+    except _DB_ERRORS:
+        return -1, -1
 
 
 def _wait_committed(b: Bench, procs: list[IngestProc], n: int, url: str) -> float:
