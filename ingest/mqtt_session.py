@@ -1,8 +1,16 @@
 """The MQTT side of ingest: a paho-mqtt v2 client with manual acknowledgements.
 
 paho's network loop runs in its own thread; its callbacks only hand messages on
-(a deque the asyncio side drains) and never block. PUBACKs are sent by `ack`,
-which ingest calls only after the messages' transaction has committed.
+(a deque the asyncio side drains). PUBACKs are sent by `ack`, which ingest calls
+only after the messages' transaction has committed.
+
+Memory is bounded here, not only by the broker: Mosquitto 2.0 keeps its in-flight
+count within the client's Receive Maximum only while no acks flow; once they do it
+can send well beyond it (1,755 unacked with a window of 100 were seen). So the
+session holds at most `receive_maximum` messages (in the inbox or taken and not yet
+acknowledged); when that many are held, the callback waits for `ack` to release
+some. The wait cannot deadlock: the asyncio side drains the inbox and acks without
+needing paho's thread, whose queued PUBACKs go out as soon as the callback returns.
 
 A PUBACK names a packet id, and ids are reused per connection: after a reconnect
 an old id may belong to a new, uncommitted message. So every message carries the
@@ -66,7 +74,12 @@ class MqttSession:
         self.inbox: collections.deque[Delivery] = collections.deque()
         self._on_arrival = on_arrival
         self._lock = threading.Lock()
+        self._room = threading.Condition(threading.Lock())
+        self._held = 0  # messages in the inbox or taken from it and not yet acknowledged
+        self._closing = False
         self._generation = 0
+        self.peak_held = 0
+        self.waits = 0  # how often the callback had to wait for room
         self._connected = threading.Event()
         self.dropped_acks = 0
         client = mqtt.Client(
@@ -116,6 +129,17 @@ class MqttSession:
         log.warning("disconnected from the broker (%s); reconnecting with backoff", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        capacity = self.config.receive_maximum
+        with self._room:
+            if self._held >= capacity:
+                self.waits += 1
+                # A timeout rather than a bare wait so `stop` cannot be missed.
+                while self._held >= capacity and not self._closing:
+                    self._room.wait(0.5)
+            if self._closing:
+                return  # not taken, not acknowledged: the broker delivers it again
+            self._held += 1
+            self.peak_held = max(self.peak_held, self._held)
         self.inbox.append(
             Delivery(self._generation, msg.mid, msg.qos, msg.topic, bytes(msg.payload),
                      datetime.now(UTC), time.monotonic())
@@ -140,8 +164,14 @@ class MqttSession:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def held(self) -> int:
+        """Messages in memory: in the inbox or taken from it and not yet acknowledged."""
+        return self._held
+
     def ack(self, deliveries: Sequence[Delivery]) -> int:
-        """Acknowledge, in arrival order, the deliveries of the current connection. Returns acks sent."""
+        """Acknowledge, in arrival order, the deliveries of the current connection, and release
+        all of them from the memory bound. Returns acks sent."""
         sent = 0
         with self._lock:
             for d in deliveries:
@@ -152,13 +182,24 @@ class MqttSession:
                     continue
                 self._client.ack(d.mid, d.qos)
                 sent += 1
+        with self._room:
+            self._held -= len(deliveries)
+            self._room.notify()
         return sent
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Fire-and-forget (QoS 0); paho queues it for its network thread."""
         self._client.publish(topic, payload, qos=0)
 
+    def stop_taking(self) -> None:
+        """From now on leave new messages unacknowledged with the broker (it delivers them
+        again), so that draining what is held in memory has an end under a steady stream."""
+        with self._room:
+            self._closing = True
+            self._room.notify_all()
+
     def stop(self) -> None:
+        self.stop_taking()
         # DISCONNECT is queued behind the PUBACKs already handed to paho, so they go out first.
         self._client.disconnect()
         self._client.loop_stop()

@@ -3,8 +3,9 @@
 Two tasks with a one-slot queue between them: the collector cuts batches from the
 MQTT inbox and decodes them while the writer commits the previous batch; the
 writer acknowledges a batch's messages only after its transaction committed.
-Memory stays bounded by the broker: it sends no more than Receive Maximum
-unacknowledged messages, and nothing is acknowledged before it is stored.
+Memory stays bounded: the session holds at most Receive Maximum messages between
+their arrival and their acknowledgement (see mqtt_session), and nothing is
+acknowledged before it is stored.
 """
 
 from __future__ import annotations
@@ -92,7 +93,6 @@ class Ingest:
         self._stop = asyncio.Event()
         self.session = MqttSession(session_config(settings), self._wake)
         self._queue: asyncio.Queue[tuple[list[Delivery], PreparedBatch] | None] = asyncio.Queue(maxsize=1)
-        self._pending = 0  # messages taken from the inbox, not yet acknowledged
         self._registry = _Registry()
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
@@ -103,6 +103,7 @@ class Ingest:
     def request_stop(self) -> None:
         if not self._stop.is_set():
             log.info("stopping: committing and acknowledging what is in memory")
+            self.session.stop_taking()
             self._stop.set()
             self._arrived.set()
 
@@ -136,9 +137,7 @@ class Ingest:
     def _take(self) -> list[Delivery]:
         inbox = self.session.inbox
         n = min(len(inbox), self.policy.max_messages)
-        taken = [inbox.popleft() for _ in range(n)]
-        self._pending += n
-        return taken
+        return [inbox.popleft() for _ in range(n)]
 
     async def _collect(self, writer: Writer) -> None:
         inbox = self.session.inbox
@@ -222,7 +221,6 @@ class Ingest:
             for reason in batch.rejects:
                 log.warning("rejected message on %s: %s", reason[1], reason[3])
             self.session.ack(taken)
-            self._pending -= len(taken)
             if self._live_topic and len(batch):
                 for body in live_bus.encode(batch):
                     self.session.publish(self._live_topic, body)
@@ -230,7 +228,9 @@ class Ingest:
     async def run(self) -> None:
         self.pool = await self._connect_db()
         writer = Writer(self.pool)
-        telemetry.QUEUE_DEPTH.set_function(lambda: len(self.session.inbox) + self._pending)
+        telemetry.QUEUE_DEPTH.set_function(lambda: self.session.held)
+        telemetry.HELD_PEAK.set_function(lambda: self.session.peak_held)
+        telemetry.ROOM_WAITS.set_function(lambda: self.session.waits)
         telemetry.CONNECTED.set_function(lambda: 1.0 if self.session.connected else 0.0)
         self.session.start()
         tasks = [
@@ -249,7 +249,8 @@ class Ingest:
             telemetry.DROPPED_ACKS.inc(self.session.dropped_acks)
             await asyncio.to_thread(self.session.stop)
             await self.pool.close()
-            log.info("ingest stopped")
+            log.info("ingest stopped; held at most %d messages in memory (limit %d, waited for room %d times)",
+                     self.session.peak_held, self.session.config.receive_maximum, self.session.waits)
 
 
 def _configure_logging() -> None:

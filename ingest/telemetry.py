@@ -18,3 +18,9 @@ BATCH_SECONDS = Histogram(
 )
 QUEUE_DEPTH = Gauge("citysense_ingest_queue_depth", "messages received and not yet acknowledged")
 CONNECTED = Gauge("citysense_ingest_connected", "1 while connected to the MQTT broker")
+HELD_PEAK = Gauge(
+    "citysense_ingest_held_peak", "most messages held in memory at once (bounded by the Receive Maximum)"
+)
+ROOM_WAITS = Gauge(
+    "citysense_ingest_room_waits", "times a delivery waited because Receive Maximum messages were held"
+)
