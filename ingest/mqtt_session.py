@@ -182,10 +182,18 @@ class MqttSession:
                     continue
                 self._client.ack(d.mid, d.qos)
                 sent += 1
-        with self._room:
-            self._held -= len(deliveries)
-            self._room.notify()
+        self.release(len(deliveries))
         return sent
+
+    def release(self, n: int) -> None:
+        """`n` held messages are done with (acknowledged, or dropped for the broker to redeliver)."""
+        with self._room:
+            self._held -= n
+            self._room.notify()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Fire-and-forget (QoS 0); paho queues it for its network thread."""

@@ -137,7 +137,17 @@ class Ingest:
     def _take(self) -> list[Delivery]:
         inbox = self.session.inbox
         n = min(len(inbox), self.policy.max_messages)
-        return [inbox.popleft() for _ in range(n)]
+        taken = [inbox.popleft() for _ in range(n)]
+        current = self.session.generation
+        fresh = [d for d in taken if d.generation == current]
+        if len(fresh) < len(taken):
+            # Received on a connection that is gone: they can no longer be acknowledged and the
+            # broker sends them again on this one. Writing them too would be wasted work, and for
+            # payloads without their own time (stamped on receipt) a second row.
+            self.session.release(len(taken) - len(fresh))
+            log.info("dropped %d message(s) of a previous connection; the broker redelivers them",
+                     len(taken) - len(fresh))
+        return fresh
 
     async def _collect(self, writer: Writer) -> None:
         inbox = self.session.inbox
@@ -156,6 +166,8 @@ class Ingest:
                 await asyncio.sleep(min(0.005, self.policy.time_left(oldest, time.monotonic())))
             await self._refresh_registry(writer)
             taken = self._take()
+            if not taken:
+                continue
             batch = prepare(
                 [Inbound(d.topic, d.payload, d.received_at) for d in taken],
                 self.prep, self._registry.known, self._registry.depths,
