@@ -60,6 +60,7 @@ def session_config(settings: Settings) -> SessionConfig:
         filters=topics or default_subscriptions(),
         share_group=settings.ingest_share_group,
         session_expiry_s=settings.ingest_session_expiry_s,
+        keepalive_s=settings.ingest_keepalive_s,
         receive_maximum=settings.ingest_receive_maximum,
     )
 

@@ -14,11 +14,15 @@ import httpx
 
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.support import count, free_port, publish_all_fast
+from tests.integration.support import count, eventually, free_port, publish_all_fast
 from tests.integration.test_ingest import json_stream
 
 RECEIVE_MAXIMUM = 100
 BACKLOG = 200 * RECEIVE_MAXIMUM
+
+
+async def _at_least(db: asyncpg.Connection, readings: int) -> bool:
+    return await count(db, "SELECT count(*) FROM readings") >= readings
 
 
 def _gauge(text: str, name: str) -> float:
@@ -62,3 +66,40 @@ async def test_draining_a_large_backlog_holds_at_most_receive_maximum(
     assert RECEIVE_MAXIMUM / 2 <= peak <= RECEIVE_MAXIMUM
     # Whether the broker overshot the window this time is its business; the figure is reported.
     print(f"peak held {peak:.0f}, waits for room {waits:.0f}, sampled depth max {max(depths):.0f}")
+
+
+async def test_a_stuck_database_with_a_full_window_keeps_the_connection_alive(
+    db: asyncpg.Connection, database_url: str, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
+) -> None:
+    # With the window full and no acks, paho's thread must not stay parked in the callback:
+    # it would send no keep-alive, the broker would drop the connection (after 1.5 × 6 s here),
+    # and the acks of everything held would be lost once the database answers again.
+    port = free_port()
+    env = {
+        "CITYSENSE_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
+        "CITYSENSE_INGEST_BATCH_MAX_MESSAGES": str(RECEIVE_MAXIMUM // 2),
+        "CITYSENSE_INGEST_METRICS_PORT": str(port),
+        "CITYSENSE_INGEST_KEEPALIVE_S": "6",
+    }
+    assert ingest_factory(topics="citysense/json/+", **env).terminate() == 0
+    publish_all_fast(mqtt_endpoint, json_stream(unique, BACKLOG))
+    ingest = ingest_factory(topics="citysense/json/+", **env)
+    mark = len(ingest.log_text())
+
+    locker = await asyncpg.connect(database_url)
+    try:
+        await eventually(lambda: _at_least(db, 2000), 60, "acks flowing", interval=0.05)
+        async with locker.transaction():
+            await locker.execute("LOCK TABLE readings IN EXCLUSIVE MODE")  # writes wait, reads go on
+            await asyncio.sleep(15)
+    finally:
+        await locker.close()
+
+    await eventually(lambda: _at_least(db, 2 * BACKLOG), 120, "the backlog drained")
+    await asyncio.sleep(1.0)
+    log = ingest.log_text()[mark:]
+    assert "disconnected from the broker" not in log, log[-2000:]
+    assert "waiting for the database without blocking the connection" in log
+    assert await count(db, "SELECT count(*) FROM readings") == 2 * BACKLOG
+    assert await count(db, "SELECT count(DISTINCT (sensor_id, metric, time)) FROM readings") == 2 * BACKLOG
+    await assert_rollups_exact(db)
