@@ -436,9 +436,12 @@ def _register(c: _Counters, name: str, t: I64 | F64) -> F64:
 def _with_resets(c: _Counters, name: str, t: I64, start: float) -> F64:
     """A register as the device shows it: `start` plus what accrued, from zero after each reset."""
     raw = _register(c, name, t)
+    out: F64 = raw + start
     i = np.searchsorted(c.resets, t, side="right") - 1
-    since = np.where(i >= 0, _register(c, name, c.resets[np.clip(i, 0, None)]) if len(c.resets) else 0.0, np.nan)
-    return np.where(i >= 0, raw - since, raw + start)
+    after = i >= 0
+    # Only resets at or before a sample are looked up: a later one may lie past the counter table.
+    out[after] = raw[after] - _register(c, name, c.resets[i[after]])
+    return out
 
 
 def energy(seed: int, sensor: Sensor, t: I64) -> Samples:

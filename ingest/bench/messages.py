@@ -39,8 +39,8 @@ FORMAT_VERSION = 2
 PERIOD_START = datetime(2025, 1, 6, tzinfo=UTC)
 DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
 _ROOT = Path(__file__).resolve().parents[2]
-# Natural counter resets off: simulators.signals._with_resets indexes past its counter table when a
-# sensor's first reset falls after the window it simulates (an IndexError for some clones and periods).
+# Natural counter resets off. They once raised IndexError here (a first reset after the window,
+# fixed in simulators.signals); turning them on now would change every cached message set.
 _NO_RESETS = {"resets_per_year": 0.0}
 
 
