@@ -162,3 +162,14 @@ def rollups_fit(bucket: Bucket, start: datetime, end: datetime, tz: ZoneInfo) ->
         return True  # the origin is on an hour, and so is every multiple of an hour after it
     # Calendar edges are local midnights: whole UTC hours only where the zone's offset is.
     return all(is_hour_aligned(t) for t in bucket_starts(bucket, start, end, tz))
+
+
+def whole_days(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """The local calendar days lying wholly inside [start, end): (first midnight at or after
+    `start`, last midnight at or before `end`), in UTC; None when no whole day fits."""
+    first = _calendar_start(start, Calendar.DAY, tz)
+    lo = _local_midnight(first, tz)
+    if lo < start:
+        lo = _local_midnight(first + timedelta(days=1), tz)
+    hi = _local_midnight(_calendar_start(end, Calendar.DAY, tz), tz)
+    return (lo, hi) if lo < hi else None

@@ -14,14 +14,24 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ingest.prepare import PreparedBatch
-from models.metrics import METRICS
+from models.rollups import CUMULATIVE, DAILY_ZONE
 
 log = logging.getLogger("citysense.ingest.writer")
 
 # Insert the raw rows, then fold the rows that were really inserted into the hourly
-# rollups. Merging is exact for count/sum/min/max/first/last; the increase merges
-# when the new rows lie wholly after (or before) the stored ones, and is marked
-# NULL for a recount from raw rows otherwise (late data landing inside an hour).
+# rollups, and the batch's hours into the daily ones. Merging is exact for
+# count/sum/min/max/first/last; the increase merges when the new rows lie wholly after
+# (or before) the stored ones, and is marked NaN for a recount otherwise (late data
+# landing inside an hour or a day already stored).
+#
+# The daily rows are built from the batch's hourly aggregates, not from every inserted
+# row: a day is the hours in it (DAILY_ZONE's midnights are whole UTC hours), plus the
+# steps across the hour edges for the increase. That is one time-zone conversion per
+# sensor-hour of the batch instead of one per reading.
+#
+# All hourly rows are upserted before any daily row (`hours_done`): every writer then
+# locks rollup rows in the same order (hourly, sorted; then daily, sorted), so two
+# replicas writing the same series cannot deadlock.
 _INSERT_AND_ROLL_UP = """
 WITH ins AS (
     INSERT INTO readings (time, sensor_id, metric, value)
@@ -68,19 +78,72 @@ WITH ins AS (
                        ELSE h.first_value END
             ELSE 'NaN'::float8 END
     RETURNING sensor_id, metric, bucket, increase
+), hours_done AS (
+    SELECT count(*) AS n FROM up
+), hours_of_days AS (
+    SELECT a.*, lag(a.v1) OVER (PARTITION BY a.sensor_id, a.metric, a.day ORDER BY a.bucket) AS prev
+    FROM (SELECT agg.*, time_bucket('1 day', agg.bucket, $6::text) AS day FROM agg) a
+), dagg AS (
+    SELECT d.day, d.sensor_id, d.metric, sum(d.n) AS n, sum(d.s) AS s, min(d.lo) AS lo, max(d.hi) AS hi,
+           min(d.t0) AS t0, (array_agg(d.v0 ORDER BY d.bucket))[1] AS v0,
+           max(d.t1) AS t1, (array_agg(d.v1 ORDER BY d.bucket DESC))[1] AS v1,
+           CASE WHEN d.metric = ANY($5::text[])
+                THEN sum(d.inc + CASE WHEN d.prev IS NULL THEN 0 WHEN d.v0 >= d.prev THEN d.v0 - d.prev
+                                      ELSE d.v0 END)
+                ELSE 0 END AS inc
+    FROM hours_of_days d CROSS JOIN hours_done
+    GROUP BY d.day, d.sensor_id, d.metric
+), dup AS (
+    INSERT INTO readings_daily AS d (day, sensor_id, metric, count, sum, min, max,
+                                     first_time, first_value, last_time, last_value, increase)
+    SELECT day, sensor_id, metric, n, s, lo, hi, t0, v0, t1, v1, inc
+    FROM dagg ORDER BY sensor_id, metric, day
+    ON CONFLICT (sensor_id, metric, day) DO UPDATE SET
+        count = d.count + excluded.count,
+        sum = d.sum + excluded.sum,
+        min = least(d.min, excluded.min),
+        max = greatest(d.max, excluded.max),
+        first_time = least(d.first_time, excluded.first_time),
+        first_value = CASE WHEN excluded.first_time < d.first_time THEN excluded.first_value
+                           ELSE d.first_value END,
+        last_time = greatest(d.last_time, excluded.last_time),
+        last_value = CASE WHEN excluded.last_time > d.last_time THEN excluded.last_value
+                          ELSE d.last_value END,
+        increase = CASE
+            WHEN excluded.metric <> ALL($5::text[]) THEN 0
+            WHEN excluded.first_time > d.last_time THEN d.increase + excluded.increase
+                + CASE WHEN excluded.first_value >= d.last_value THEN excluded.first_value - d.last_value
+                       ELSE excluded.first_value END
+            WHEN excluded.last_time < d.first_time THEN d.increase + excluded.increase
+                + CASE WHEN d.first_value >= excluded.last_value THEN d.first_value - excluded.last_value
+                       ELSE d.first_value END
+            ELSE 'NaN'::float8 END
+    RETURNING sensor_id, metric, day, increase
 )
-SELECT (SELECT count(*) FROM ins) AS inserted,
-       array_agg(sensor_id) FILTER (WHERE increase = 'NaN') AS dirty_sensors,
-       array_agg(metric) FILTER (WHERE increase = 'NaN') AS dirty_metrics,
-       array_agg(bucket) FILTER (WHERE increase = 'NaN') AS dirty_buckets
-FROM up
+SELECT (SELECT count(*) FROM ins) AS inserted, h.*, d.*
+FROM (
+    SELECT array_agg(sensor_id) FILTER (WHERE increase = 'NaN') AS dirty_sensors,
+           array_agg(metric) FILTER (WHERE increase = 'NaN') AS dirty_metrics,
+           array_agg(bucket) FILTER (WHERE increase = 'NaN') AS dirty_buckets
+    FROM up
+) h, (
+    SELECT array_agg(sensor_id) FILTER (WHERE increase = 'NaN') AS dirty_day_sensors,
+           array_agg(metric) FILTER (WHERE increase = 'NaN') AS dirty_day_metrics,
+           array_agg(day) FILTER (WHERE increase = 'NaN') AS dirty_days
+    FROM dup
+) d
 """
 # Only cumulative counters carry an increase (0 elsewhere): replicas on a shared
 # subscription interleave a sensor's readings, and every interleaved hour of a
 # counter costs a recount inside the transaction.
 # NaN rather than NULL marks a recount: the column stays NOT NULL, so a bug that
 # forgot the recount could never commit a NULL that queries would silently skip.
+# A day is dirty whenever one of its hours is (the new rows overlap the stored ones in
+# that hour, hence in the day), so the dirty days are what triggers a recount.
 
+# Recount the marked hours from the raw rows, then the marked days from their hours:
+# the hours' increases (the recounted ones from `fixed`, since this statement's own
+# snapshot still shows the NaN) plus the steps across the hour edges inside the day.
 _RECOUNT_INCREASE = """
 WITH dirty AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS d(sensor_id, metric, bucket)
@@ -94,9 +157,29 @@ WITH dirty AS (
     SELECT sensor_id, metric, bucket,
            coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS v
     FROM steps GROUP BY sensor_id, metric, bucket
+), fixed AS (
+    UPDATE readings_hourly h SET increase = inc.v
+    FROM inc WHERE h.sensor_id = inc.sensor_id AND h.metric = inc.metric AND h.bucket = inc.bucket
+    RETURNING h.sensor_id, h.metric, h.bucket, h.increase
+), days AS (
+    SELECT * FROM unnest($4::text[], $5::text[], $6::timestamptz[]) AS d(sensor_id, metric, day)
+), hours AS (
+    SELECT d.sensor_id, d.metric, d.day, h.bucket, h.first_value,
+           coalesce(f.increase, h.increase) AS increase,
+           lag(h.last_value) OVER (PARTITION BY d.sensor_id, d.metric, d.day ORDER BY h.bucket) AS prev
+    FROM days d
+    JOIN readings_hourly h ON h.sensor_id = d.sensor_id AND h.metric = d.metric AND h.bucket >= d.day
+         -- the next local midnight: 23, 24 or 25 hours later
+         AND h.bucket < ((d.day AT TIME ZONE $7::text)::date + 1)::timestamp AT TIME ZONE $7::text
+    LEFT JOIN fixed f ON f.sensor_id = h.sensor_id AND f.metric = h.metric AND f.bucket = h.bucket
+), dinc AS (
+    SELECT sensor_id, metric, day,
+           sum(increase + CASE WHEN prev IS NULL THEN 0 WHEN first_value >= prev THEN first_value - prev
+                               ELSE first_value END) AS v
+    FROM hours GROUP BY sensor_id, metric, day
 )
-UPDATE readings_hourly h SET increase = inc.v
-FROM inc WHERE h.sensor_id = inc.sensor_id AND h.metric = inc.metric AND h.bucket = inc.bucket
+UPDATE readings_daily d SET increase = dinc.v
+FROM dinc WHERE d.sensor_id = dinc.sensor_id AND d.metric = dinc.metric AND d.day = dinc.day
 """
 
 # A sub-sensor (a meter's phase `dsmr:X:l1`, a second channel `shelly:X:switch:1`) is
@@ -128,7 +211,7 @@ SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bytea[], $4::text[])
 # churn the table for a timestamp nobody needs to the second.
 _LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
-_CUMULATIVE = sorted(name for name, m in METRICS.items() if m.cumulative)
+_CUMULATIVE = list(CUMULATIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +220,7 @@ class WriteResult:
     duplicates: int
     rejected: int
     recounted_hours: int
+    recounted_days: int
     seconds: float
 
 
@@ -165,19 +249,26 @@ class Writer:
         """Commit the batch in one transaction, or raise (nothing of it is then stored)."""
         start = clock.perf_counter()
         sensors = self._sensor_updates(batch)
-        inserted = recounted = 0
+        inserted = recounted = recounted_days = 0
         async with self._pool.acquire() as conn, conn.transaction():
             if sensors[0]:
                 await conn.execute(_UPSERT_SENSORS, *sensors)
             if len(batch):
                 row = await conn.fetchrow(
-                    _INSERT_AND_ROLL_UP, batch.times, batch.sensor_ids, batch.metrics, batch.values, _CUMULATIVE
+                    _INSERT_AND_ROLL_UP, batch.times, batch.sensor_ids, batch.metrics, batch.values, _CUMULATIVE,
+                    DAILY_ZONE,
                 )
                 inserted = row["inserted"]
-                if row["dirty_sensors"]:
-                    recounted = len(row["dirty_sensors"])
+                # A dirty hour always makes its day dirty; testing both costs nothing and
+                # never lets a NaN commit should that ever stop being true.
+                if row["dirty_days"] or row["dirty_sensors"]:
+                    recounted = len(row["dirty_sensors"] or ())
+                    recounted_days = len(row["dirty_days"] or ())
                     await conn.execute(
-                        _RECOUNT_INCREASE, row["dirty_sensors"], row["dirty_metrics"], row["dirty_buckets"]
+                        _RECOUNT_INCREASE,
+                        row["dirty_sensors"] or [], row["dirty_metrics"] or [], row["dirty_buckets"] or [],
+                        row["dirty_day_sensors"] or [], row["dirty_day_metrics"] or [], row["dirty_days"] or [],
+                        DAILY_ZONE,
                     )
             if batch.rejects:
                 cols = list(zip(*batch.rejects, strict=True))
@@ -193,6 +284,7 @@ class Writer:
             duplicates=len(batch) - inserted,
             rejected=len(batch.rejects),
             recounted_hours=recounted,
+            recounted_days=recounted_days,
             seconds=clock.perf_counter() - start,
         )
 

@@ -134,6 +134,7 @@ async def delete_sensor(conn: asyncpg.Connection, sensor_id: str, purge: bool) -
         if deleted and purge:
             await conn.execute("DELETE FROM readings WHERE sensor_id = $1", sensor_id)
             await conn.execute("DELETE FROM readings_hourly WHERE sensor_id = $1", sensor_id)
+            await conn.execute("DELETE FROM readings_daily WHERE sensor_id = $1", sensor_id)
     return bool(deleted)
 
 

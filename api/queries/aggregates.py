@@ -3,7 +3,8 @@
 Nothing a caller sends is spliced into SQL text: the fragments are chosen by enum
 values, and every value is a bind parameter. Parameters are always $1 metric, $2 from,
 $3 to, $4 the selected sensor ids, $5 the bucket interval (an interval for fixed buckets,
-its text for calendar ones) and, for calendar buckets only, $6 the time zone.
+its text for calendar ones), for calendar buckets only $6 the time zone, and for the daily
+rollups only $7 and $8, the whole local days read from readings_daily (api.aggregation.Route).
 
 Sensors are joined from the `sensors` table (restricted to $4) rather than from an
 unnest() of ids and group keys: with the table's statistics the planner hashes the few
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from api.aggregation import Agg, AggregateRequest, AggRow, GroupBy, Source
+from api.aggregation import Agg, AggregateRequest, AggRow, GroupBy, Route, Source
 
 _GROUP = {
     GroupBy.SENSOR: "s.id",
@@ -51,8 +52,8 @@ _ROLLUP_VALUE = {
     Agg.LAST: "(array_agg(h.last_value ORDER BY h.last_time DESC, h.sensor_id DESC))[1]",
 }
 
-# Aggregates that combine from per-hour partials: the rollups are first summed per UTC hour and
-# group (a few thousand rows), and only those are put into buckets. A calendar bucket costs a
+# Aggregates that combine from partials: the rollups are first summed per unit (UTC hour, or local
+# day) and group (a few thousand rows), and only those are put into buckets. A calendar bucket costs a
 # time-zone conversion per row, which per rollup row was a third of the query.
 _PARTIAL = {Agg.AVG: "sum(p.s) / sum(p.n)", Agg.MIN: "min(p.lo)", Agg.MAX: "max(p.hi)", Agg.SUM: "sum(p.s)",
             Agg.COUNT: "sum(p.n)::float8"}
@@ -71,6 +72,35 @@ def _sensors(distinct: bool, column: str) -> str:
     return f"count(DISTINCT {column})" if distinct else "0"
 
 
+# The rollup rows of the range as one relation `h` with readings_hourly's columns. DAILY: the
+# daily rows of the whole local days [$7, $8), then the hourly rows of the hours of [$2, $3)
+# outside them (a partial first or last day). A daily row's `bucket` is its local midnight;
+# every bucket these queries use holds whole local days, so it falls in one.
+_DAILY_UNITS = """(
+    SELECT d.day AS bucket, d.sensor_id, d.count, d.sum, d.min, d.max, d.first_time, d.first_value,
+           d.last_time, d.last_value, d.increase
+    FROM readings_daily d
+    WHERE d.metric = $1 AND d.day >= $7 AND d.day < $8{daily_sensors}
+    UNION ALL
+    SELECT h.bucket, h.sensor_id, h.count, h.sum, h.min, h.max, h.first_time, h.first_value,
+           h.last_time, h.last_value, h.increase
+    FROM readings_hourly h
+    WHERE h.metric = $1 AND (h.bucket >= $2 AND h.bucket < $7 OR h.bucket >= $8 AND h.bucket < $3){hourly_sensors}
+) h"""
+
+
+def _units(source: Source, by_sensor: bool) -> tuple[str, str]:
+    """(relation `h`, condition) of the rollup rows in range; `by_sensor`: restricted to $4 in
+    the scan itself (the increase queries, which join sensors only at the end)."""
+    if source is Source.DAILY:
+        return _DAILY_UNITS.format(
+            daily_sensors=" AND d.sensor_id = ANY($4::text[])" if by_sensor else "",
+            hourly_sensors=" AND h.sensor_id = ANY($4::text[])" if by_sensor else "",
+        ), "true"
+    cond = "h.metric = $1 AND h.bucket >= $2 AND h.bucket < $3"
+    return "readings_hourly h", cond + (" AND h.sensor_id = ANY($4::text[])" if by_sensor else "")
+
+
 def _plain_sql(source: Source, agg: Agg, group: str, calendar: bool, distinct: bool) -> str:
     if source is Source.RAW:
         return f"""
@@ -79,21 +109,22 @@ SELECT {_bucket('r.time', calendar)} AS bucket, {group} AS grp, {_RAW_VALUE[agg]
 FROM readings r {_SENSORS.format(col='r.sensor_id')}
 WHERE r.metric = $1 AND r.time >= $2 AND r.time < $3
 GROUP BY 1, 2"""
+    units, where = _units(source, by_sensor=False)
     if agg in _PARTIAL and not distinct:
         return f"""
-SELECT {_bucket('p.hour', calendar)} AS bucket, p.grp, {_PARTIAL[agg]} AS value, sum(p.n)::bigint AS n, 0 AS sensors
+SELECT {_bucket('p.unit', calendar)} AS bucket, p.grp, {_PARTIAL[agg]} AS value, sum(p.n)::bigint AS n, 0 AS sensors
 FROM (
-    SELECT h.bucket AS hour, {group} AS grp, sum(h.sum) AS s, sum(h.count) AS n, min(h.min) AS lo, max(h.max) AS hi
-    FROM readings_hourly h {_SENSORS.format(col='h.sensor_id')}
-    WHERE h.metric = $1 AND h.bucket >= $2 AND h.bucket < $3
+    SELECT h.bucket AS unit, {group} AS grp, sum(h.sum) AS s, sum(h.count) AS n, min(h.min) AS lo, max(h.max) AS hi
+    FROM {units} {_SENSORS.format(col='h.sensor_id')}
+    WHERE {where}
     GROUP BY 1, 2
 ) p
 GROUP BY 1, 2"""
     return f"""
 SELECT {_bucket('h.bucket', calendar)} AS bucket, {group} AS grp, {_ROLLUP_VALUE[agg]} AS value,
        sum(h.count)::bigint AS n, {_sensors(distinct, 'h.sensor_id')} AS sensors
-FROM readings_hourly h {_SENSORS.format(col='h.sensor_id')}
-WHERE h.metric = $1 AND h.bucket >= $2 AND h.bucket < $3
+FROM {units} {_SENSORS.format(col='h.sensor_id')}
+WHERE {where}
 GROUP BY 1, 2"""
 
 
@@ -127,8 +158,9 @@ FROM steps st JOIN sensors s ON s.id = st.sensor_id
 WHERE st.time >= $2
 GROUP BY 1, 2"""
 
-# The same from rollups: the increase inside each hour is stored; the step across hour edges
-# goes from the last value of a sensor's previous non-empty hour to the first of the next.
+# The same from rollups: the increase inside each hour (or day) is stored; the step across
+# their edges goes from the last value of a sensor's previous non-empty hour (or day) to the
+# first of the next. The predecessor of `from` is always looked up in the hourly rollups.
 _ROLLUP_INCREASE = """
 WITH sel AS (SELECT unnest($4::text[]) AS sensor_id),
 prev AS (
@@ -140,8 +172,8 @@ prev AS (
     ) p
 ), hrs AS (
     SELECT h.sensor_id, h.bucket, h.count, h.first_value, h.last_value, h.increase
-    FROM readings_hourly h
-    WHERE h.sensor_id = ANY($4::text[]) AND h.metric = $1 AND h.bucket >= $2 AND h.bucket < $3
+    FROM {units}
+    WHERE {where}
     UNION ALL
     SELECT sensor_id, bucket, 0, last_value, last_value, 0 FROM prev
 ), steps AS (
@@ -162,10 +194,12 @@ GROUP BY 1, 2"""
 def aggregate_sql(source: Source, agg: Agg, group_by: GroupBy, calendar: bool, distinct_sensors: bool) -> str:
     group = _GROUP[group_by]
     if agg is Agg.INCREASE:
-        template = _RAW_INCREASE if source is Source.RAW else _ROLLUP_INCREASE
-        column = "st.time" if source is Source.RAW else "st.bucket"
-        return template.format(
-            bucket=_bucket(column, calendar), group=group, sensors=_sensors(distinct_sensors, "st.sensor_id")
+        sensors = _sensors(distinct_sensors, "st.sensor_id")
+        if source is Source.RAW:
+            return _RAW_INCREASE.format(bucket=_bucket("st.time", calendar), group=group, sensors=sensors)
+        units, where = _units(source, by_sensor=True)
+        return _ROLLUP_INCREASE.format(
+            bucket=_bucket("st.bucket", calendar), group=group, sensors=sensors, units=units, where=where
         )
     return _plain_sql(source, agg, group, calendar, distinct_sensors)
 
@@ -173,17 +207,22 @@ def aggregate_sql(source: Source, agg: Agg, group_by: GroupBy, calendar: bool, d
 async def aggregate(
     conn: asyncpg.Connection,
     req: AggregateRequest,
-    source: Source,
+    route: Route,
     sensor_ids: list[str],
     tz_name: str,
     distinct_sensors: bool = False,
 ) -> list[AggRow]:
     calendar = req.bucket.calendar is not None
-    sql = aggregate_sql(source, req.agg, req.group_by, calendar, distinct_sensors)
+    sql = aggregate_sql(route.source, req.agg, req.group_by, calendar, distinct_sensors)
     interval: timedelta | str = req.bucket.sql_interval
     args: tuple[object, ...] = (req.metric, req.start, req.end, sensor_ids, interval)
     if calendar:
         args = (*args, tz_name)
+    if route.source is Source.DAILY:
+        # Routing sends only calendar buckets here, so $6 is taken and the days are $7, $8.
+        assert calendar
+        assert route.days is not None
+        args = (*args, *route.days)
     rows = await conn.fetch(sql, *args)
     return [
         AggRow(bucket=r["bucket"], group=r["grp"], value=r["value"], count=int(r["n"]), sensors=int(r["sensors"]))

@@ -41,8 +41,9 @@ GroupByParam = Annotated[GroupBy, Query(description="one row per bucket and sens
 FillParam = Annotated[Fill, Query(description="`null`: buckets without data appear with value null and count 0")]
 SourceParam = Annotated[
     Source,
-    Query(description="debug: force raw readings or hourly rollups (`auto` picks rollups whenever they give "
-                      "the same answer)"),
+    Query(description="debug: force raw readings (`raw`), hourly rollups (`rollup`) or daily rollups (`daily`: "
+                      "day/week/month buckets, at least one whole local day in range); `auto` picks the daily, "
+                      "else the hourly rollups whenever they give the same answer as raw readings"),
 ]
 
 _DESCRIPTION = """
@@ -59,8 +60,11 @@ ranges add up. With a grouping other than `sensor`, the sensors' increases are s
 
 **Routing.** Answered from the hourly rollups when the bucket is a whole number of hours (or
 day/week/month), `from` and `to` are on whole hours and `agg` is not a percentile; from raw
-readings otherwise. Both give the same answer (up to float summation order); the response
-header `X-Citysense-Source` says which was used.
+readings otherwise. A day/week/month bucket is read from the daily rollups for every whole
+local day of the range (and from the hourly ones for the hours of a partial first or last day)
+when CITYSENSE_TIMEZONE is Europe/Brussels, the zone the daily rollups are kept in. All give
+the same answer (up to float summation order); the response header `X-Citysense-Source` says
+which was used: `daily`, `rollup` (hourly) or `raw`.
 
 **Size.** Buckets x groups may not exceed CITYSENSE_API_MAX_ROWS (400 with the numbers).
 

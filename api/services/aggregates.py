@@ -1,5 +1,5 @@
-"""Answering an aggregate request: select sensors, bound the answer's size, route to rollups or
-raw rows, then suppress small groups and fill gaps."""
+"""Answering an aggregate request: select sensors, bound the answer's size, route to the daily or
+hourly rollups or raw rows, then suppress small groups and fill gaps."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api.aggregation import (
     GroupBy,
     Source,
     check_size,
-    choose_source,
+    choose_route,
     fill_gaps,
     group_key,
     sort_rows,
@@ -54,11 +54,11 @@ async def answer(
     # The SQL computes the same keys from the same rows; here they only count the groups.
     keys = [group_key(req.group_by, s["id"], s["kind"], s["district"]) for s in sensors]
     check_size(req, len(set(keys)), limits.max_rows, limits.tz)
-    source = choose_source(req, requested, limits.tz)
+    route = choose_route(req, requested, limits.tz)
     rows: list[AggRow] = []
     if ids:
         distinct = limits.min_sensors is not None
-        rows = await sql.aggregate(conn, req, source, ids, limits.tz.key, distinct_sensors=distinct)
+        rows = await sql.aggregate(conn, req, route, ids, limits.tz.key, distinct_sensors=distinct)
     suppressed = 0
     if limits.min_sensors is not None:
         rows, suppressed = suppress_small(rows, limits.min_sensors)
@@ -66,4 +66,4 @@ async def answer(
         rows = fill_gaps(rows, req, limits.tz, [ALL_GROUP] if req.group_by is GroupBy.NONE else [])
     else:
         rows = sort_rows(rows)
-    return AggregateAnswer(rows, source, suppressed)
+    return AggregateAnswer(rows, route.source, suppressed)

@@ -1,6 +1,7 @@
 """Aggregates against the real TimescaleDB: data written through the real ingest path, answers
-checked against numpy/plain Python over the raw rows, raw path == rollup path, across both DST
-changes of 2026 in Brussels, a counter reset, late data and duplicates."""
+checked against numpy/plain Python over the raw rows, raw path == hourly rollup path == daily
+rollup path, across both DST changes of 2026 in Brussels, a counter reset, late data and
+duplicates."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import asyncpg
 import httpx
 import pytest
 
-from api.aggregation import Agg, AggregateRequest, Fill, GroupBy, SensorFilter, Source, TooLarge
+from api.aggregation import Agg, AggregateRequest, Fill, GroupBy, SensorFilter, Source, TooLarge, daily_days
 from api.services.aggregates import Limits, answer
 from api.timebuckets import parse_bucket
 from citysense.endpoints import MqttEndpoint
+from tests.integration.rollup_check import assert_rollups_exact
 from tests.integration.test_api_support import (
     ADMIN_KEY,
     BRUSSELS,
@@ -138,9 +140,55 @@ async def test_rollups_and_raw_agree_with_numpy(
             want = expected(dataset, metric, agg.value, bucket, group_of, start, end)
             assert want, "the case must have data"
             req = _request(metric, agg, bucket, group_by, start, end)
-            for source in (Source.RAW, Source.ROLLUP, Source.AUTO):
+            daily = daily_days(req, BRUSSELS) is not None
+            for source in (Source.RAW, Source.ROLLUP, Source.AUTO, *([Source.DAILY] if daily else [])):
                 got = await _answer(db, req, source)
                 assert_same(got, want, f"{metric} {agg} {bucket} {group_by} {source}")
+            auto = await answer(db, req, Source.AUTO, Limits(max_rows=100_000, tz=BRUSSELS))
+            assert auto.source is (Source.DAILY if daily else Source.ROLLUP)
+
+
+async def test_rollups_of_the_dataset_are_exact(dataset: list[Row], db: asyncpg.Connection) -> None:
+    """Hourly and daily rollups against numpy over the raw rows: both DST days, late data landing
+    inside stored hours and days (recounted), duplicates."""
+    assert await assert_rollups_exact(db) > 100
+    days = {r["day"] for r in await db.fetch("SELECT DISTINCT day FROM readings_daily")}
+    lengths = {(b - a) / timedelta(hours=1) for a, b in itertools.pairwise(sorted(days)) if b - a < timedelta(days=2)}
+    assert lengths == {23.0, 24.0, 25.0}
+
+
+def local(y: int, m: int, d: int, h: int = 0) -> datetime:
+    return datetime(y, m, d, h, tzinfo=BRUSSELS).astimezone(UTC)
+
+
+# Ranges for the three paths: whole local days (daily rollups only), partial first and last days
+# (daily + hourly), a long range of weeks and months across both DST changes.
+DAILY_RANGES = [
+    (local(2026, 3, 28), local(2026, 3, 31)),
+    (local(2026, 10, 24), local(2026, 10, 27)),
+    (local(2026, 3, 28, 5), local(2026, 3, 30, 13)),
+    (local(2026, 10, 23, 23), local(2026, 10, 26, 2)),
+    (local(2026, 3, 1), local(2026, 11, 1)),
+]
+
+
+@pytest.mark.parametrize("bucket", ["day", "week", "month"])
+@pytest.mark.parametrize(("start", "end"), DAILY_RANGES)
+async def test_daily_hourly_and_raw_paths_agree(
+    dataset: list[Row], db: asyncpg.Connection, bucket: str, start: datetime, end: datetime
+) -> None:
+    group_of = {s: PLACES[s].district for s in PLACES}
+    for metric, aggs in (("pm25", [Agg.AVG, Agg.MIN, Agg.MAX, Agg.SUM, Agg.COUNT, Agg.FIRST, Agg.LAST]),
+                         ("energy_import", [Agg.INCREASE, Agg.FIRST, Agg.LAST]),
+                         ("power", [Agg.AVG, Agg.COUNT])):
+        for agg in aggs:
+            req = _request(metric, agg, bucket, GroupBy.DISTRICT, start, end)
+            want = expected(dataset, metric, agg.value, bucket, group_of, start, end)
+            assert want, "the case must have data"
+            answers = {source: await _answer(db, req, source) for source in (Source.DAILY, Source.ROLLUP, Source.RAW)}
+            for source, got in answers.items():
+                assert_same(got, want, f"{metric} {agg} {bucket} {start}..{end} {source}")
+            assert set(answers[Source.DAILY]) == set(answers[Source.RAW])
 
 
 async def test_dst_days_have_23_and_25_hours(dataset: list[Row], db: asyncpg.Connection) -> None:
@@ -223,12 +271,21 @@ async def test_http_aggregates(dataset: list[Row], http_api) -> None:
     async with httpx.AsyncClient(base_url=http_api.url, headers={"X-API-Key": READ_KEY}) as http:
         r = await http.get("/api/v1/aggregates", params=base)
         assert r.status_code == 200, r.text
-        assert r.headers["x-citysense-source"] == "rollup"
+        assert r.headers["x-citysense-source"] == "daily"
         group_of = {s: PLACES[s].district for s in PLACES}
         want = expected(dataset, "pm25", "avg", "day", group_of, start, end)
-        got = {(datetime.fromisoformat(d["bucket"]).astimezone(UTC), d["group"]): (d["value"], d["count"])
-               for d in r.json()["data"]}
-        assert_same(got, want, "http")
+
+        def points(resp: httpx.Response) -> dict:
+            return {(datetime.fromisoformat(d["bucket"]).astimezone(UTC), d["group"]): (d["value"], d["count"])
+                    for d in resp.json()["data"]}
+
+        assert_same(points(r), want, "http")
+        for source in ("rollup", "daily", "raw"):
+            forced = await http.get("/api/v1/aggregates", params={**base, "source": source})
+            assert forced.headers["x-citysense-source"] == source
+            assert_same(points(forced), want, f"http source={source}")
+        r6 = await http.get("/api/v1/aggregates", params={**base, "bucket": "6h"})
+        assert r6.headers["x-citysense-source"] == "rollup"
         assert r.json()["data"][0]["bucket"].endswith("+01:00")  # labelled in Brussels time
         r = await http.get("/api/v1/aggregates", params={**base, "agg": "p95"})
         assert r.headers["x-citysense-source"] == "raw"
@@ -247,6 +304,7 @@ async def test_http_aggregates(dataset: list[Row], http_api) -> None:
             ({"bbox": "4,50,3,51"}, "bbox"),
             ({"bucket": "1m", "group_by": "sensor", "from": "2020-01-01T00:00:00Z"}, "too many rows"),
             ({"source": "rollup", "agg": "p50"}, "source=rollup"),
+            ({"source": "daily", "bucket": "6h"}, "source=daily"),
         ]:
             r = await http.get("/api/v1/aggregates", params={**base, **bad})
             assert r.status_code == 400, (bad, r.text)

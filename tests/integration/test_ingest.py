@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,9 @@ import orjson
 import pytest
 
 from citysense.endpoints import MqttEndpoint
-from tests.integration.rollup_check import assert_rollups_exact
+from ingest.prepare import PreparedBatch, SensorSeen
+from ingest.writer import Writer
+from tests.integration.rollup_check import assert_daily_exact, assert_rollups_exact
 from tests.integration.support import ApiProcess, count, eventually, free_port, publish_all, publish_all_fast
 
 BASE = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -234,7 +237,6 @@ async def test_metrics_endpoint_counts_what_happened(
 async def test_retention_drops_old_raw_chunks_and_keeps_rollups(database_url: str, db: asyncpg.Connection) -> None:
     from ingest.prepare import Inbound, PrepareConfig, prepare
     from ingest.retention import drop_old_chunks
-    from ingest.writer import Writer
 
     now = datetime.now(UTC)
     messages = [Inbound(f"citysense/json/ret-{age}", orjson.dumps(
@@ -250,3 +252,89 @@ async def test_retention_drops_old_raw_chunks_and_keeps_rollups(database_url: st
     assert dropped >= 2
     assert sorted(r["value"] for r in await db.fetch("SELECT value FROM readings")) == [1.0, 2.0]
     assert await count(db, "SELECT count(*) FROM readings_hourly") == 4  # rollups outlive raw rows
+    assert await count(db, "SELECT count(*) FROM readings_daily") == 4
+
+
+# The writer's rollups, hourly and daily, in the orders ingest can meet --------------------------
+
+def _meter_rows(seed: int) -> list[tuple[str, str, datetime, float]]:
+    """Two sensors around both DST changes of 2026 in Brussels (29 March: 23 h, 25 October: 25 h):
+    a counter with resets and a plain metric, a reading every 2-15 minutes."""
+    rng = random.Random(seed)
+    rows = []
+    for lo, hi in ((datetime(2026, 3, 27, 21, tzinfo=UTC), datetime(2026, 3, 30, 3, tzinfo=UTC)),
+                   (datetime(2026, 10, 24, 20, tzinfo=UTC), datetime(2026, 10, 26, 2, tzinfo=UTC))):
+        for sensor in ("citysense:w1", "citysense:w2"):
+            t, counter = lo + timedelta(seconds=rng.randrange(600)), rng.uniform(10, 100)
+            while t < hi:
+                counter = rng.uniform(0, 0.5) if rng.random() < 0.01 else counter + rng.uniform(0, 0.4)
+                rows.append((sensor, "energy_import", t, round(counter, 6)))
+                rows.append((sensor, "power", t, round(rng.uniform(0, 3000), 3)))
+                t += timedelta(seconds=rng.randrange(120, 900), microseconds=rng.randrange(10**6))
+    return rows
+
+
+def _batch(rows: list[tuple[str, str, datetime, float]]) -> PreparedBatch:
+    batch = PreparedBatch()
+    for sensor, metric, t, v in rows:
+        batch.sensor_ids.append(sensor)
+        batch.metrics.append(metric)
+        batch.times.append(t)
+        batch.values.append(v)
+        seen = batch.sensors.setdefault(sensor, SensorSeen("energy", t, t))
+        seen.first, seen.last = min(seen.first, t), max(seen.last, t)
+    return batch
+
+
+async def test_writer_keeps_hourly_and_daily_rollups_exact(database_url: str, db: asyncpg.Connection) -> None:
+    """Batches in time order, then backwards, then late data with redeliveries, then two writers
+    interleaving the same series at once; after each stage the rollups are compared with numpy
+    over the raw rows. At the end the daily table is rebuilt the way migration 0002 fills an
+    existing database, and compared again."""
+    rng = random.Random(11)
+    rows = _meter_rows(3)
+    rng.shuffle(rows)
+    early, late = rows[: len(rows) * 2 // 3], rows[len(rows) * 2 // 3:]
+    early.sort(key=lambda r: r[2])
+    older, newer = early[: len(early) // 2], early[len(early) // 2:]
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=4)
+    try:
+        writer = Writer(pool)
+        # Each batch wholly after what is stored (hours and days grow at their end), then wholly
+        # before it (they grow at their start): the merges alone, no recount.
+        merged = [await writer.write(_batch(newer[i:i + 40])) for i in range(0, len(newer), 40)]
+        merged += [await writer.write(_batch(older[max(0, i - 40):i])) for i in range(len(older), 0, -40)]
+        assert sum(r.recounted_days + r.recounted_hours for r in merged) == 0
+        assert sum(r.inserted for r in merged) == len(early)
+        await assert_rollups_exact(db)
+
+        # Late data landing inside stored hours and days, mixed with redeliveries, in random batches.
+        redelivered = rng.sample(early, 300)
+        mixed = late[: len(late) // 2] + redelivered
+        rng.shuffle(mixed)
+        results = [await writer.write(_batch(mixed[i:i + 70])) for i in range(0, len(mixed), 70)]
+        assert sum(r.duplicates for r in results) == len(redelivered)
+        assert sum(r.recounted_days for r in results) > 0, "the recount path was not exercised"
+        await assert_rollups_exact(db)
+
+        # Two writers at once (replicas on a shared subscription), alternate readings of the same series.
+        rest = sorted(late[len(late) // 2:], key=lambda r: r[2])
+
+        async def stream(part: list[tuple[str, str, datetime, float]]) -> None:
+            w = Writer(pool)
+            for i in range(0, len(part), 25):
+                results.append(await w.write(_batch(part[i:i + 25])))
+
+        await asyncio.gather(stream(rest[0::2]), stream(rest[1::2]))
+    finally:
+        await pool.close()
+
+    assert sum(r.inserted for r in merged + results) == len(rows)
+    await assert_rollups_exact(db)
+    stored = await db.fetch("SELECT * FROM readings_daily ORDER BY sensor_id, metric, day")
+    local_days = {r["day"].astimezone(ZoneInfo("Europe/Brussels")).date() for r in stored}
+    assert {datetime(2026, 3, 29).date(), datetime(2026, 10, 25).date()} <= local_days
+
+    rebuilt = await db.fetchval("SELECT rebuild_readings_daily()")
+    assert rebuilt == len(stored)
+    await assert_daily_exact(db)

@@ -17,6 +17,7 @@ from api.timebuckets import (
     is_hour_aligned,
     parse_bucket,
     rollups_fit,
+    whole_days,
 )
 
 BXL = ZoneInfo("Europe/Brussels")
@@ -129,3 +130,39 @@ def test_hour_aligned() -> None:
     assert is_hour_aligned(datetime(2026, 1, 1, 5, tzinfo=BXL))
     assert not is_hour_aligned(utc(2026, 1, 1, 5, 0, 1))
     assert not is_hour_aligned(datetime(2026, 1, 1, 5, tzinfo=ZoneInfo("Asia/Kolkata")))
+
+
+def _midnights_by_hour(start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+    """Local midnights in [start, end], found by looking at every whole UTC hour (another way
+    than api.timebuckets' date arithmetic; exact for zones whose midnights are on whole hours)."""
+    t = start.replace(minute=0, second=0, microsecond=0)
+    out = []
+    while t <= end:
+        local = t.astimezone(tz)
+        if t >= start and (local.hour, local.minute) == (0, 0):
+            out.append(t)
+        t += timedelta(hours=1)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)).map(lambda d: d.replace(tzinfo=UTC)),
+    hours=st.integers(1, 24 * 40),
+    minutes=st.sampled_from([0, 0, 0, 17]),
+)
+def test_whole_days_are_the_local_days_inside_the_range(start: datetime, hours: int, minutes: int) -> None:
+    start = start.replace(second=0, microsecond=0, minute=minutes)
+    end = start + timedelta(hours=hours)
+    midnights = _midnights_by_hour(start, end, BXL)
+    want = (midnights[0], midnights[-1]) if len(midnights) >= 2 else None
+    assert whole_days(start, end, BXL) == want
+
+
+def test_whole_days_over_dst() -> None:
+    # 29 March 2026 has 23 hours, 25 October 25
+    assert whole_days(utc(2026, 3, 28, 23), utc(2026, 3, 29, 22), BXL) == (utc(2026, 3, 28, 23), utc(2026, 3, 29, 22))
+    assert whole_days(utc(2026, 10, 24, 22), utc(2026, 10, 25, 23), BXL) == (
+        utc(2026, 10, 24, 22), utc(2026, 10, 25, 23))
+    assert whole_days(utc(2026, 3, 28, 23), utc(2026, 3, 29, 21), BXL) is None
+    assert whole_days(utc(2026, 3, 28, 22), utc(2026, 3, 30, 23), BXL) == (utc(2026, 3, 28, 23), utc(2026, 3, 30, 22))
