@@ -30,6 +30,7 @@ from ingest.mqtt_session import Delivery, MqttSession, SessionConfig
 from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, prepare
 from ingest.retention import enforce_retention
 from ingest.writer import Writer
+from models.migrate import SchemaOutdated, require_current
 
 log = logging.getLogger("citysense.ingest")
 
@@ -240,6 +241,11 @@ class Ingest:
 
     async def run(self) -> None:
         self.pool = await self._connect_db()
+        try:
+            await require_current(self.pool)
+        except BaseException:
+            await self.pool.close()
+            raise
         writer = Writer(self.pool)
         telemetry.QUEUE_DEPTH.set_function(lambda: self.session.held)
         telemetry.HELD_PEAK.set_function(lambda: self.session.peak_held)
@@ -287,7 +293,11 @@ def main() -> int:
         log.info("metrics on http://%s:%d/metrics", settings.ingest_metrics_host, settings.ingest_metrics_port)
     topics = ", ".join(session_config(settings).subscriptions())
     log.info("ingest starting: broker %r, topics %s", settings.mqtt, topics)
-    asyncio.run(_main(settings))
+    try:
+        asyncio.run(_main(settings))
+    except SchemaOutdated as exc:
+        log.error("ingest cannot start: %s", exc)
+        return 2
     return 0
 
 

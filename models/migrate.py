@@ -45,6 +45,28 @@ def discover() -> list[Migration]:
     return found
 
 
+class SchemaOutdated(RuntimeError):
+    """The database lacks migrations this code needs (e.g. code upgraded, `citysense migrate` not run)."""
+
+    def __init__(self, missing: list[Migration]) -> None:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
+        super().__init__(f"the database schema lacks migration(s) {names}: run `citysense migrate`")
+        self.missing = missing
+
+
+async def missing(conn: asyncpg.Connection | asyncpg.Pool) -> list[Migration]:
+    """The known migrations the database has not applied."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")} if exists else set()
+    return [m for m in discover() if m.version not in done]
+
+
+async def require_current(conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    """Refuse to run on an older schema: a writer would fail on every batch, an API on every query."""
+    if lacking := await missing(conn):
+        raise SchemaOutdated(lacking)
+
+
 async def apply(conn: asyncpg.Connection, settings: Settings) -> list[Migration]:
     """Apply what is missing; return the migrations applied now."""
     await conn.execute(
