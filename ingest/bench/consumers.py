@@ -6,6 +6,17 @@ last expected message was handled, so publisher speed does not enter their figur
 * Receive ceiling: a bare paho-mqtt 2 client, MQTT v5, manual_ack=True, the Receive Maximum of
   ingest; per message it parses (orjson, or the decoder registry ingest uses) and acknowledges.
   Nothing is stored: this is the most a Python paho consumer can take on this machine.
+* The same ceiling with other clients (`citysense bench --stages clients`), same session, same
+  Receive Maximum, each message acknowledged only after it was parsed:
+  - paho with buffered reads: paho reads a packet with at least three recv() calls (1 byte of
+    type, 1 per remaining-length byte, then the rest) after a select(); here its socket is
+    wrapped so one recv() of 256 KiB serves many packets (paho itself unchanged);
+  - paho batched: the same socket, no paho thread: the bench's loop calls paho's external-loop
+    API (loop_read per packet while the read buffer holds data, then loop_write) and the PUBACKs
+    queued during that burst leave in one send() instead of one send() (and one wake-up byte
+    through paho's socketpair) per message;
+  - gmqtt (asyncio), optimistic_acknowledgement=False: on_message is a coroutine and gmqtt
+    sends the PUBACK when it returns (it has no ack-by-packet-id call); optionally on uvloop.
 * Naive baseline: what most glue scripts do: paho with automatic acks, and per message one
   INSERT of that message's rows, autocommitted, from the on_message callback. The rows are the
   ones ingest would write (ingest.prepare on the single message), so the database can be checked
@@ -16,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citysense.endpoints import MqttEndpoint
@@ -33,7 +46,7 @@ from ingest.bench.broker import client, connect_props
 
 @dataclass(frozen=True, slots=True)
 class ConsumerJob:
-    kind: str  # "json" | "decoders" | "naive"
+    kind: str  # "json" | "decoders" | "naive" | "paho-buffered" | "paho-batched" | "gmqtt" | "gmqtt-uvloop"
     host: str
     port: int
     tls: bool
@@ -59,6 +72,8 @@ class ConsumerResult:
     parse_errors: int
     rows: int  # naive: rows inserted
     error: str = ""
+    redelivered: int = 0  # deliveries flagged DUP (the broker sends a message again only after a reconnect)
+    connections: int = 1  # CONNACKs received (more than one: the client reconnected during the run)
 
 
 def _cpu() -> float:
@@ -79,6 +94,12 @@ class _Counter:
         self.last = time.time()
         self.done = threading.Event()
         self.error = ""
+        self.redelivered = 0
+        self.connections = 0
+
+    def result(self) -> ConsumerResult:
+        return ConsumerResult(self.received, self.connected_at, self.done_at, max(0.0, self.cpu1 - self.cpu0),
+                              self.parse_errors, self.rows, self.error, self.redelivered, self.connections)
 
     def handled(self) -> None:
         self.received += 1
@@ -94,8 +115,10 @@ def _on_connect_factory(counter: _Counter, job: ConsumerJob) -> Any:
             counter.error = f"connection refused: {reason}"
             counter.done.set()
             return
-        counter.connected_at = time.time()
-        counter.cpu0 = _cpu()
+        counter.connections += 1
+        if counter.connections == 1:
+            counter.connected_at = time.time()
+            counter.cpu0 = _cpu()
         c.subscribe([(s, SubscribeOptions(qos=1)) for s in job.subscriptions])
 
     return on_connect
@@ -123,8 +146,7 @@ def _run(job: ConsumerJob, c: mqtt.Client, counter: _Counter) -> ConsumerResult:
     finally:
         c.disconnect()
         c.loop_stop()
-    return ConsumerResult(counter.received, counter.connected_at, counter.done_at,
-                          max(0.0, counter.cpu1 - counter.cpu0), counter.parse_errors, counter.rows, counter.error)
+    return counter.result()
 
 
 def _ceiling(job: ConsumerJob) -> ConsumerResult:
@@ -149,6 +171,7 @@ def _ceiling(job: ConsumerJob) -> ConsumerResult:
             return _parse_json(payload)
 
     def on_message(cl: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        counter.redelivered += msg.dup
         if not parse(msg.topic, bytes(msg.payload)):
             counter.parse_errors += 1
         cl.ack(msg.mid, msg.qos)
@@ -157,6 +180,187 @@ def _ceiling(job: ConsumerJob) -> ConsumerResult:
 
     c.on_message = on_message
     return _run(job, c, counter)
+
+
+class _BufferedSocket:
+    """A socket whose recv() is served from one large read; everything else is the socket's.
+
+    paho's _packet_read asks for 1 byte (packet type), 1 byte per remaining-length byte, then the
+    rest: three or more recv() system calls per packet, each after a select(). pending() is what
+    paho asks an SSL socket: while it is non-zero paho's loop reads without waiting in select().
+    With `cork`, send() only collects (paho sees everything sent) and flush() sends what was
+    collected, so the PUBACKs of a burst of packets leave in one send()."""
+
+    def __init__(self, sock: Any, size: int = 256 * 1024, cork: bool = False) -> None:
+        self._sock = sock
+        self._size = size
+        self._buf = b""
+        self._pos = 0
+        self._cork = cork
+        self._out = bytearray()
+
+    def recv(self, n: int) -> bytes:
+        if self._pos >= len(self._buf):
+            self._buf = self._sock.recv(self._size)  # BlockingIOError and b"" (closed) reach paho as before
+            self._pos = 0
+        chunk = self._buf[self._pos:self._pos + n]
+        self._pos += len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buf) - self._pos + int(inner)
+
+    def send(self, data: bytes | bytearray) -> int:
+        if not self._cork:
+            return int(self._sock.send(data))
+        self._out += data
+        return len(data)
+
+    def unsent(self) -> int:
+        return len(self._out)
+
+    def uncork(self) -> None:
+        """Send what was collected and send directly from now on (paho closes the socket right after
+        writing DISCONNECT, so that must not wait in the buffer)."""
+        self._sock.setblocking(True)
+        self.flush()
+        self._sock.setblocking(False)
+        self._cork = False
+
+    def flush(self) -> None:
+        while self._out:
+            try:
+                sent = self._sock.send(self._out)
+            except BlockingIOError:
+                return  # the rest when the socket is writable again
+            del self._out[:sent]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _BufferedReadClient(mqtt.Client):
+    """paho-mqtt's Client on a _BufferedSocket (paho's private _create_socket, paho 2.x)."""
+
+    cork = False
+
+    def _create_socket(self) -> Any:
+        return _BufferedSocket(super()._create_socket(), cork=self.cork)
+
+
+def _buffered_client(job: ConsumerJob, counter: _Counter, cork: bool) -> _BufferedReadClient:
+    c = _BufferedReadClient(callback_api_version=CallbackAPIVersion.VERSION2, client_id=job.client_id,
+                            protocol=mqtt.MQTTv5, manual_ack=True)
+    c.cork = cork
+    if job.username:
+        c.username_pw_set(job.username, job.password)
+    if job.tls:
+        import ssl
+
+        c.tls_set_context(ssl.create_default_context())
+
+    def on_message(cl: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        counter.redelivered += msg.dup
+        if not _parse_json(bytes(msg.payload)):
+            counter.parse_errors += 1
+        cl.ack(msg.mid, msg.qos)
+        counter.last = time.time()
+        counter.handled()
+
+    c.on_message = on_message
+    return c
+
+
+def _paho_buffered(job: ConsumerJob) -> ConsumerResult:
+    counter = _Counter(job.expected)
+    return _run(job, _buffered_client(job, counter, cork=False), counter)
+
+
+def _paho_batched(job: ConsumerJob) -> ConsumerResult:
+    """paho without its thread: our loop drives paho's external-loop API (loop_read, loop_write,
+    loop_misc). One select() and one recv() per burst of packets (up to 1,000 read from the buffer),
+    then the burst's PUBACKs, queued by ack() in on_message, leave in one send()."""
+    counter = _Counter(job.expected)
+    c = _buffered_client(job, counter, cork=True)
+    c.on_connect = _on_connect_factory(counter, job)
+    c.connect(job.host, job.port, keepalive=60, clean_start=False,
+              properties=connect_props(job.session_expiry_s, job.receive_maximum))
+    sock = c.socket()
+    assert isinstance(sock, _BufferedSocket)
+    try:
+        while not counter.done.is_set():
+            readable = sock.pending() > 0
+            if not readable:
+                want_write = [sock] if sock.unsent() or c.want_write() else []
+                readable = bool(select.select([sock], want_write, [], 0.5)[0])
+            if readable:
+                for _ in range(1000):
+                    if c.loop_read() != mqtt.MQTT_ERR_SUCCESS or sock.pending() == 0:
+                        break
+            c.loop_write()
+            sock.flush()
+            if c.loop_misc() != mqtt.MQTT_ERR_SUCCESS:
+                counter.error = "connection lost"
+                break
+            if time.time() - max(counter.last, counter.connected_at) > job.stall_s:
+                counter.error = f"stalled: {counter.received} of {job.expected} messages after {job.stall_s:.0f} s"
+                break
+    finally:
+        c.loop_write()
+        sock.uncork()
+        c.disconnect()
+    return counter.result()
+
+
+async def _gmqtt_drain(job: ConsumerJob, counter: _Counter) -> None:
+    import gmqtt  # type: ignore[import-untyped]
+
+    c = gmqtt.Client(job.client_id, clean_session=False, optimistic_acknowledgement=False,
+                     session_expiry_interval=job.session_expiry_s, receive_maximum=job.receive_maximum)
+    if job.username:
+        c.set_auth_credentials(job.username, job.password)
+    c.reconnect_retries = 0  # still one reconnect (gmqtt allows failures <= retries): `connections` reports it
+
+    def on_connect(cl: Any, _flags: int, rc: int, _props: Any) -> None:
+        counter.connections += 1
+        if counter.connections == 1:
+            counter.connected_at = time.time()
+            counter.cpu0 = _cpu()
+        cl.subscribe([gmqtt.Subscription(s, qos=1) for s in job.subscriptions])
+
+    async def on_message(_cl: Any, _topic: str, payload: bytes, _qos: int, props: Any) -> int:
+        counter.redelivered += props["dup"]
+        if not _parse_json(payload):
+            counter.parse_errors += 1
+        counter.last = time.time()
+        counter.handled()
+        return 0  # the PUBACK's reason code: gmqtt sends it when this coroutine has returned
+
+    c.on_connect = on_connect
+    c.on_message = on_message
+    await c.connect(job.host, job.port, ssl=job.tls, keepalive=60)
+    try:
+        while not counter.done.is_set():
+            await asyncio.sleep(0.2)
+            if time.time() - max(counter.last, counter.connected_at) > job.stall_s:
+                counter.error = f"stalled: {counter.received} of {job.expected} messages after {job.stall_s:.0f} s"
+                break
+    finally:
+        for _ in range(3):  # let the last PUBACKs (done-callbacks of the last coroutines) go out first
+            await asyncio.sleep(0)
+        await c.disconnect()
+
+
+def _gmqtt(job: ConsumerJob) -> ConsumerResult:
+    counter = _Counter(job.expected)
+    if job.kind == "gmqtt-uvloop":
+        import uvloop
+
+        uvloop.run(_gmqtt_drain(job, counter))
+    else:
+        asyncio.run(_gmqtt_drain(job, counter))
+    return counter.result()
 
 
 def _insert_sql(rows: int) -> str:
@@ -203,7 +407,16 @@ def _naive(job: ConsumerJob) -> ConsumerResult:
 def consume(job: ConsumerJob, results: Any) -> None:
     """Process entry point: drain the backlog, put a ConsumerResult on `results`."""
     try:
-        result = _naive(job) if job.kind == "naive" else _ceiling(job)
+        if job.kind == "naive":
+            result = _naive(job)
+        elif job.kind == "paho-buffered":
+            result = _paho_buffered(job)
+        elif job.kind == "paho-batched":
+            result = _paho_batched(job)
+        elif job.kind.startswith("gmqtt"):
+            result = _gmqtt(job)
+        else:
+            result = _ceiling(job)
     except Exception as exc:  # reported to the parent, which shows it in the report
         result = ConsumerResult(0, 0.0, 0.0, 0.0, 0, 0, f"{type(exc).__name__}: {exc}")
     results.put(result)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-STAGES = ("ceiling", "naive", "ingest1", "replicas", "latency")
+STAGES = ("ceiling", "naive", "ingest1", "replicas", "latency", "clients")
+DEFAULT_STAGES = STAGES[:5]  # "clients" (other MQTT clients' receive ceilings) only when asked for
+CLIENTS = ("paho-buffered", "paho-batched", "gmqtt", "gmqtt-uvloop")
 FULL = {"messages": 500_000, "live_messages": 250_000, "backlog": 1_000_000, "naive_messages": 20_000,
         "paced_seconds": 20.0}
 QUICK = {"messages": 20_000, "live_messages": 20_000, "backlog": 20_000, "naive_messages": 2_000,
@@ -23,6 +25,14 @@ def _stages(text: str) -> tuple[str, ...]:
     unknown = sorted(set(chosen) - set(STAGES))
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    return chosen
+
+
+def _clients(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unknown = sorted(set(chosen) - set(CLIENTS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown client(s) {', '.join(unknown)}; choose from {', '.join(CLIENTS)}")
     return chosen
 
 
@@ -49,8 +59,17 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensors", type=_positive, default=400, metavar="N",
                    help="simulated sensors (clones of the default fleet) the messages come from")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--stages", type=_stages, default=STAGES, metavar="LIST",
-                   help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    p.add_argument("--stages", type=_stages, default=DEFAULT_STAGES, metavar="LIST",
+                   help=f"comma-separated subset of {','.join(STAGES)} (default: {','.join(DEFAULT_STAGES)}); "
+                        "clients: the receive ceiling (orjson, --messages) of other MQTT clients, see --clients")
+    p.add_argument("--clients", type=_clients, default=CLIENTS, metavar="LIST",
+                   help=f"for the clients stage, a comma-separated subset of {','.join(CLIENTS)} (default: all); "
+                        "paho-buffered: paho on a socket read 256 KiB at a time; paho-batched: that, driven by "
+                        "the bench's own loop, PUBACKs of a burst in one send(); gmqtt (asyncio, or uvloop): acked "
+                        "when the on_message coroutine returns; skipped, with a note, when not installed")
+    p.add_argument("--rounds", type=_positive, default=1, metavar="N",
+                   help="run each orjson receive ceiling (paho and the clients) N times, interleaved, and report "
+                        "the median with every round: the spread shows the machine's noise (default 1)")
     p.add_argument("--broker-max-packet-size", type=_positive, metavar="BYTES",
                    help="override max_packet_size of the shipped Mosquitto config for the private broker "
                         "(default: as shipped, 262144)")

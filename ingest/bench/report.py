@@ -201,6 +201,36 @@ def evaluate_targets(stages: Mapping[str, Mapping[str, Any]]) -> list[Target]:
     return out
 
 
+_ROUND_FIELDS = {"msg_per_s": 0, "readings_per_s": 0, "seconds": 2, "cpu_us_per_msg": 1}  # name: decimals kept
+
+
+def combine_rounds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several runs of one stage (rounds, interleaved with other stages') as one: the median of each rate
+    and of the CPU per message, every round kept under "rounds"; verified when every round was. A run
+    that failed is kept in "rounds" and makes the stage an error, as one failed run would."""
+    if not results:
+        return {"error": "no rounds run", "verification": {"ok": False}}
+    if len(results) == 1:
+        return dict(results[0])
+    ok = [r for r in results if not r.get("error") and not r.get("skipped")]
+    out: dict[str, Any] = dict(ok[len(ok) // 2] if ok else results[0])
+    for name, digits in _ROUND_FIELDS.items():
+        values = [float(r[name]) for r in ok if r.get(name) is not None]
+        if values:
+            median = float(np.median(values))
+            out[name] = round(median, digits) if digits else round(median)
+    out["rounds"] = [{k: r.get(k) for k in (*_ROUND_FIELDS, "broker_caught_up_s", "load_average_at_start", "error")
+                      if k in r}
+                     for r in results]
+    out["stage_seconds"] = round(sum(float(r.get("stage_seconds", 0.0)) for r in results), 1)
+    errors = [r["error"] for r in results if r.get("error")]
+    if errors:
+        out["error"] = f"{len(errors)} of {len(results)} rounds failed: {errors[0]}"
+    out["verification"] = {"ok": all(bool(r.get("verification", {}).get("ok")) for r in results),
+                           "rounds": [r.get("verification", {}) for r in results]}
+    return out
+
+
 def _fmt(x: Any, digits: int = 0) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -212,6 +242,10 @@ def _fmt(x: Any, digits: int = 0) -> str:
 STAGE_TITLES = {
     "receive_ceiling_json": "receive ceiling (paho, orjson)",
     "receive_ceiling_decoders": "receive ceiling (paho, decoders)",
+    "receive_ceiling_paho_buffered": "receive ceiling (paho, buffered reads, orjson)",
+    "receive_ceiling_paho_batched": "receive ceiling (paho, own loop, batched acks, orjson)",
+    "receive_ceiling_gmqtt": "receive ceiling (gmqtt, orjson)",
+    "receive_ceiling_gmqtt_uvloop": "receive ceiling (gmqtt + uvloop, orjson)",
     "naive_baseline": "naive: INSERT per message",
     "ingest_1_replica_live": "ingest x1, live publish",
     "ingest_1_replica_backlog": "ingest x1, backlog drain",
@@ -226,6 +260,7 @@ def table(report: Mapping[str, Any]) -> str:
     stages: Mapping[str, Mapping[str, Any]] = report.get("stages", {})
     head = ("stage", "messages", "msg/s", "readings/s", "p50 ms", "p99 ms", "peak RSS MB", "check")
     rows: list[Sequence[str]] = [head]
+    notes: list[str] = []
     for key, title in STAGE_TITLES.items():
         s = stages.get(key)
         if s is None:
@@ -235,6 +270,14 @@ def table(report: Mapping[str, Any]) -> str:
         if s.get("error"):
             rows.append((title, _fmt(s.get("messages")), "-", "-", "-", "-", "-", "ERROR"))
             continue
+        if s.get("skipped"):
+            rows.append((title, _fmt(s.get("messages")), "-", "-", "-", "-", "-", "skipped"))
+            notes.append(f"  {title}: skipped, {s['skipped']}")
+            continue
+        if s.get("rounds"):
+            each = ", ".join(f"{_fmt(r.get('msg_per_s'))} ({_fmt(r.get('cpu_us_per_msg'), 1)})" for r in s["rounds"])
+            notes.append(f"  {title}: median {_fmt(s.get('msg_per_s'))} msg/s, {_fmt(s.get('cpu_us_per_msg'), 1)} "
+                         f"µs CPU/msg; rounds: {each}")
         lat = s.get("latency") or {}
         rss = s.get("peak_rss_mb")
         check = s.get("verification", {}).get("ok")
@@ -248,6 +291,10 @@ def table(report: Mapping[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if notes:
+        lines.append("")
+        lines.append("rounds, msg/s (µs CPU per message), and skipped stages:")
+        lines.extend(notes)
     quick = bool(report.get("quick"))
     lines.append("")
     lines.append("targets" + (" (quick run: too small to judge, shown for information)" if quick else "") + ":")
@@ -261,6 +308,7 @@ def table(report: Mapping[str, Any]) -> str:
         lines.append("")
         lines.append(f"machine: {m.get('cpu_model')}, {m.get('cores')} cores, {m.get('ram_gb')} GB RAM, "
                      f"Linux {m.get('kernel')}, Python {m.get('python')}, paho-mqtt {m.get('paho_mqtt')}, "
-                     f"Mosquitto {m.get('mosquitto')}, TimescaleDB {m.get('timescaledb')} "
+                     + (f"gmqtt {m['gmqtt']}, " if m.get("gmqtt") not in (None, "?") else "")
+                     + f"Mosquitto {m.get('mosquitto')}, TimescaleDB {m.get('timescaledb')} "
                      f"(PostgreSQL {m.get('postgresql')})")
     return "\n".join(lines)

@@ -13,12 +13,12 @@ import pytest
 from ingest.bench import report
 from ingest.bench.broker import connack_receive_maximum, connect_packet, override_option
 from ingest.bench.messages import publish_packet, varint
-from ingest.bench.options import STAGES, _stages
+from ingest.bench.options import CLIENTS, DEFAULT_STAGES, STAGES, _clients, _stages
 
 BASE = 1_736_121_600_000  # 2025-01-06T00:00:00Z in ms
 
 
-def arr(values: list[int], dtype: type = np.int64) -> np.ndarray:  # type: ignore[type-arg]
+def arr(values: list[int], dtype: type = np.int64) -> np.ndarray:
     return np.array(values, dtype=dtype)
 
 
@@ -256,3 +256,131 @@ def test_stage_list_option() -> None:
     assert set(STAGES) >= {"ceiling", "naive", "ingest1", "replicas", "latency"}
     with pytest.raises(argparse.ArgumentTypeError):
         _stages("ceiling,warp")
+
+
+def test_client_list_option() -> None:
+    assert _clients("gmqtt, paho-batched,gmqtt") == ("gmqtt", "paho-batched")
+    assert set(CLIENTS) >= {"paho-buffered", "paho-batched", "gmqtt", "gmqtt-uvloop"}
+    assert "clients" in STAGES
+    assert "clients" not in DEFAULT_STAGES  # the default report keeps its stages
+    with pytest.raises(argparse.ArgumentTypeError):
+        _clients("aiomqtt")
+    with pytest.raises(argparse.ArgumentTypeError):
+        _clients(" , ")
+
+
+# --- rounds of the receive ceilings, other clients ------------------------------------------------
+
+
+def _round(rate: int, cpu: float, ok: bool = True, **extra: object) -> dict[str, object]:
+    return {"messages": 1000, "msg_per_s": rate, "readings_per_s": rate * 5, "seconds": 1000 / rate,
+            "cpu_us_per_msg": cpu, "load_average_at_start": [1.0, 1.0, 1.0], "stage_seconds": 10.0,
+            "verification": {"ok": ok, "received": 1000, "expected": 1000}, **extra}
+
+
+def test_combine_rounds_takes_medians_and_keeps_every_round() -> None:
+    got = report.combine_rounds([_round(10_000, 50.0), _round(14_000, 40.0), _round(12_000, 60.0)])
+    assert got["msg_per_s"] == 12_000
+    assert got["readings_per_s"] == 60_000
+    assert got["cpu_us_per_msg"] == 50.0
+    assert [r["msg_per_s"] for r in got["rounds"]] == [10_000, 14_000, 12_000]
+    assert got["rounds"][0]["load_average_at_start"] == [1.0, 1.0, 1.0]
+    assert got["stage_seconds"] == 30.0
+    assert got["verification"]["ok"] is True
+    assert len(got["verification"]["rounds"]) == 3
+    assert "error" not in got
+
+
+def test_combine_rounds_fails_when_one_round_failed() -> None:
+    failed = {"messages": 1000, "error": "stalled", "verification": {"ok": False}, "stage_seconds": 60.0}
+    got = report.combine_rounds([_round(10_000, 50.0), failed, _round(12_000, 40.0, ok=False)])
+    assert got["msg_per_s"] == 11_000  # the median of the rounds that finished
+    assert got["error"].startswith("1 of 3 rounds failed: stalled")
+    assert got["verification"]["ok"] is False
+
+
+def test_combine_rounds_of_one_is_that_round() -> None:
+    one = _round(10_000, 50.0)
+    assert report.combine_rounds([one]) == one
+    assert report.combine_rounds([])["verification"]["ok"] is False
+
+
+def test_table_shows_rounds_and_skipped_clients() -> None:
+    stages = {
+        "receive_ceiling_json": report.combine_rounds([_round(10_000, 50.0), _round(12_000, 52.0)]),
+        "receive_ceiling_gmqtt": {"messages": 1000, "skipped": "gmqtt not installed",
+                                  "verification": {"ok": True, "skipped": True}},
+    }
+    text = report.table({"quick": False, "stages": stages, "targets": [],
+                         "machine": {"cpu_model": "Xeon", "cores": 2, "gmqtt": "0.8.0"}})
+    assert "receive ceiling (gmqtt, orjson)" in text
+    assert "skipped" in text
+    assert "gmqtt not installed" in text
+    assert "median 11,000 msg/s, 51.0 µs CPU/msg; rounds: 10,000 (50.0), 12,000 (52.0)" in text
+    assert "gmqtt 0.8.0" in text
+
+
+def test_a_client_that_is_not_installed_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from ingest.bench import stages
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    got = stages.stage_ceiling(None, "gmqtt", 1000)  # type: ignore[arg-type]  # skipped before the bench is used
+    assert got["verification"] == {"ok": True, "skipped": True}
+    assert "gmqtt not installed" in got["skipped"]
+    assert "gmqtt and uvloop not installed" in stages.stage_ceiling(None, "gmqtt-uvloop", 10)["skipped"]  # type: ignore[arg-type]
+
+
+class _FakeSocket:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.reads: list[int] = []
+        self.sent: list[bytes] = []
+
+    def recv(self, n: int) -> bytes:
+        self.reads.append(n)
+        if not self.chunks:
+            raise BlockingIOError
+        return self.chunks.pop(0)
+
+    def send(self, data: bytes | bytearray) -> int:
+        self.sent.append(bytes(data))
+        return len(data)
+
+    def fileno(self) -> int:
+        return 7
+
+
+def test_buffered_socket_serves_small_reads_from_one_large_one() -> None:
+    from ingest.bench.consumers import _BufferedSocket
+
+    raw = _FakeSocket([b"\x30\x05hello\x40", b"\x02\x00\x01"])
+    sock = _BufferedSocket(raw, size=1000)
+    assert sock.recv(1) == b"\x30"
+    assert sock.pending() == 7
+    assert sock.recv(1) == b"\x05"
+    assert sock.recv(5) == b"hello"
+    assert sock.recv(10) == b"\x40"  # what the buffer holds, as a socket would
+    assert sock.pending() == 0
+    assert raw.reads == [1000]  # one system call so far
+    assert sock.recv(3) == b"\x02\x00\x01"
+    with pytest.raises(BlockingIOError):
+        sock.recv(1)
+    assert sock.fileno() == 7  # the rest is the socket's
+
+
+def test_corked_buffered_socket_sends_a_burst_at_once() -> None:
+    from ingest.bench.consumers import _BufferedSocket
+
+    raw = _FakeSocket([])
+    sock = _BufferedSocket(raw, cork=True)
+    assert sock.send(b"\x40\x02\x00\x01") == 4
+    assert sock.send(b"\x40\x02\x00\x02") == 4
+    assert raw.sent == []
+    assert sock.unsent() == 8
+    sock.flush()
+    assert raw.sent == [b"\x40\x02\x00\x01\x40\x02\x00\x02"]
+    assert sock.unsent() == 0
+    assert _BufferedSocket(raw).send(b"x") == 1
+    assert raw.sent[-1] == b"x"
