@@ -199,8 +199,21 @@ class MqttSession:
                     continue
                 self._client.ack(d.mid, d.qos)
                 sent += 1
+            if sent:
+                self._note_sent()
         self.release(len(deliveries))
         return sent
+
+    def _note_sent(self) -> None:
+        # paho never records its own writes (`_packet_write` returns before it updates
+        # `_last_msg_out` once its queue is empty), so it sends PINGREQ every keep-alive period
+        # even while PUBACKs flow. Behind a backlog the broker queues the PINGRESP after every
+        # PUBLISH it has queued for us, which we read only as fast as we commit; paho then
+        # closed the connection ("Keep alive timeout") and everything unacked came again.
+        # Our PUBACKs are traffic enough for the broker's keep-alive, so note them as paho would.
+        c = self._client
+        with c._msgtime_mutex:
+            c._last_msg_out = mqtt.time_func()
 
     def release(self, n: int) -> None:
         """`n` held messages are done with (acknowledged, or dropped for the broker to redeliver)."""
