@@ -18,8 +18,15 @@ log = logging.getLogger("citysense.ingest.retention")
 _EVERY_S = 3600.0
 
 
-async def drop_old_chunks(pool: asyncpg.Pool, days: int) -> int:
-    async with pool.acquire() as conn:
+LOCK_KEY = 0x52657465  # "Rete": shared by every ingest replica
+
+
+async def drop_old_chunks(pool: asyncpg.Pool, days: int) -> int | None:
+    """Chunks dropped, or None when another replica is enforcing retention right now: one
+    run is enough, and concurrent drop_chunks only wait on each other's locks."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK_KEY):
+            return None
         dropped = await conn.fetch(
             "SELECT drop_chunks('readings', older_than => now() - make_interval(days => $1))", days
         )
@@ -32,7 +39,9 @@ async def enforce_retention(pool: asyncpg.Pool, settings: Settings, stop: asynci
     while not stop.is_set():
         try:
             n = await drop_old_chunks(pool, settings.retention_days)
-            if n:
+            if n is None:
+                log.debug("retention: another replica is running it")
+            elif n:
                 log.info("retention: dropped %d chunk(s) older than %d days", n, settings.retention_days)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("retention run failed (%s); next try in an hour", exc)

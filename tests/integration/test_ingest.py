@@ -236,7 +236,7 @@ async def test_metrics_endpoint_counts_what_happened(
 
 async def test_retention_drops_old_raw_chunks_and_keeps_rollups(database_url: str, db: asyncpg.Connection) -> None:
     from ingest.prepare import Inbound, PrepareConfig, prepare
-    from ingest.retention import drop_old_chunks
+    from ingest.retention import LOCK_KEY, drop_old_chunks
 
     now = datetime.now(UTC)
     messages = [Inbound(f"citysense/json/ret-{age}", orjson.dumps(
@@ -246,9 +246,15 @@ async def test_retention_drops_old_raw_chunks_and_keeps_rollups(database_url: st
     try:
         batch = prepare(messages, PrepareConfig(ZoneInfo("Europe/Brussels"), 4096, timedelta(minutes=10)))
         assert (await Writer(pool).write(batch)).inserted == 4
+        # Another replica enforcing retention at this moment: this one leaves it alone.
+        async with db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
+            assert await drop_old_chunks(pool, days=30) is None
+        assert await count(db, "SELECT count(*) FROM readings") == 4
         dropped = await drop_old_chunks(pool, days=30)
     finally:
         await pool.close()
+    assert dropped is not None
     assert dropped >= 2
     assert sorted(r["value"] for r in await db.fetch("SELECT value FROM readings")) == [1.0, 2.0]
     assert await count(db, "SELECT count(*) FROM readings_hourly") == 4  # rollups outlive raw rows
