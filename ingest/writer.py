@@ -18,6 +18,33 @@ from models.rollups import CUMULATIVE, DAILY_ZONE
 
 log = logging.getLogger("citysense.ingest.writer")
 
+
+def _merge(alias: str) -> str:
+    """The ON CONFLICT update that folds a batch's aggregate (`excluded`) into a stored rollup
+    row: the same rule for hours and days."""
+    a = alias
+    return f"""\
+        count = {a}.count + excluded.count,
+        sum = {a}.sum + excluded.sum,
+        min = least({a}.min, excluded.min),
+        max = greatest({a}.max, excluded.max),
+        first_time = least({a}.first_time, excluded.first_time),
+        first_value = CASE WHEN excluded.first_time < {a}.first_time THEN excluded.first_value
+                           ELSE {a}.first_value END,
+        last_time = greatest({a}.last_time, excluded.last_time),
+        last_value = CASE WHEN excluded.last_time > {a}.last_time THEN excluded.last_value
+                          ELSE {a}.last_value END,
+        increase = CASE
+            WHEN excluded.metric <> ALL($5::text[]) THEN 0
+            WHEN excluded.first_time > {a}.last_time THEN {a}.increase + excluded.increase
+                + CASE WHEN excluded.first_value >= {a}.last_value THEN excluded.first_value - {a}.last_value
+                       ELSE excluded.first_value END
+            WHEN excluded.last_time < {a}.first_time THEN {a}.increase + excluded.increase
+                + CASE WHEN {a}.first_value >= excluded.last_value THEN {a}.first_value - excluded.last_value
+                       ELSE {a}.first_value END
+            ELSE 'NaN'::float8 END"""
+
+
 # Insert the raw rows, then fold the rows that were really inserted into the hourly
 # rollups, and the batch's hours into the daily ones. Merging is exact for
 # count/sum/min/max/first/last; the increase merges when the new rows lie wholly after
@@ -32,7 +59,7 @@ log = logging.getLogger("citysense.ingest.writer")
 # All hourly rows are upserted before any daily row (`hours_done`): every writer then
 # locks rollup rows in the same order (hourly, sorted; then daily, sorted), so two
 # replicas writing the same series cannot deadlock.
-_INSERT_AND_ROLL_UP = """
+_INSERT_AND_ROLL_UP = f"""
 WITH ins AS (
     INSERT INTO readings (time, sensor_id, metric, value)
     SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::float8[])
@@ -58,25 +85,7 @@ WITH ins AS (
     SELECT bucket, sensor_id, metric, n, s, lo, hi, t0, v0, t1, v1, inc
     FROM agg ORDER BY sensor_id, metric, bucket
     ON CONFLICT (sensor_id, metric, bucket) DO UPDATE SET
-        count = h.count + excluded.count,
-        sum = h.sum + excluded.sum,
-        min = least(h.min, excluded.min),
-        max = greatest(h.max, excluded.max),
-        first_time = least(h.first_time, excluded.first_time),
-        first_value = CASE WHEN excluded.first_time < h.first_time THEN excluded.first_value
-                           ELSE h.first_value END,
-        last_time = greatest(h.last_time, excluded.last_time),
-        last_value = CASE WHEN excluded.last_time > h.last_time THEN excluded.last_value
-                          ELSE h.last_value END,
-        increase = CASE
-            WHEN excluded.metric <> ALL($5::text[]) THEN 0
-            WHEN excluded.first_time > h.last_time THEN h.increase + excluded.increase
-                + CASE WHEN excluded.first_value >= h.last_value THEN excluded.first_value - h.last_value
-                       ELSE excluded.first_value END
-            WHEN excluded.last_time < h.first_time THEN h.increase + excluded.increase
-                + CASE WHEN h.first_value >= excluded.last_value THEN h.first_value - excluded.last_value
-                       ELSE h.first_value END
-            ELSE 'NaN'::float8 END
+{_merge('h')}
     RETURNING sensor_id, metric, bucket, increase
 ), hours_done AS (
     SELECT count(*) AS n FROM up
@@ -99,25 +108,7 @@ WITH ins AS (
     SELECT day, sensor_id, metric, n, s, lo, hi, t0, v0, t1, v1, inc
     FROM dagg ORDER BY sensor_id, metric, day
     ON CONFLICT (sensor_id, metric, day) DO UPDATE SET
-        count = d.count + excluded.count,
-        sum = d.sum + excluded.sum,
-        min = least(d.min, excluded.min),
-        max = greatest(d.max, excluded.max),
-        first_time = least(d.first_time, excluded.first_time),
-        first_value = CASE WHEN excluded.first_time < d.first_time THEN excluded.first_value
-                           ELSE d.first_value END,
-        last_time = greatest(d.last_time, excluded.last_time),
-        last_value = CASE WHEN excluded.last_time > d.last_time THEN excluded.last_value
-                          ELSE d.last_value END,
-        increase = CASE
-            WHEN excluded.metric <> ALL($5::text[]) THEN 0
-            WHEN excluded.first_time > d.last_time THEN d.increase + excluded.increase
-                + CASE WHEN excluded.first_value >= d.last_value THEN excluded.first_value - d.last_value
-                       ELSE excluded.first_value END
-            WHEN excluded.last_time < d.first_time THEN d.increase + excluded.increase
-                + CASE WHEN d.first_value >= excluded.last_value THEN d.first_value - excluded.last_value
-                       ELSE d.first_value END
-            ELSE 'NaN'::float8 END
+{_merge('d')}
     RETURNING sensor_id, metric, day, increase
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, h.*, d.*

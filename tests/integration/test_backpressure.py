@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import asyncpg
 import httpx
 
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.support import count, eventually, free_port, publish_all_fast
+from tests.integration.support import IngestProcess, count, eventually, free_port, publish_all_fast
 from tests.integration.test_ingest import json_stream
 
 RECEIVE_MAXIMUM = 100
@@ -31,23 +32,29 @@ def _gauge(text: str, name: str) -> float:
     return float(match.group(1))
 
 
+def _start_on_backlog(
+    ingest_factory: Any, mqtt_endpoint: MqttEndpoint, unique: str, metrics_port: int, keepalive_s: int
+) -> tuple[IngestProcess, int]:
+    """Register ingest's persistent session, queue BACKLOG messages for it while it is away, then
+    start it again: it drains them. Returns the process and where its new log lines begin."""
+    env = {
+        "CITYSENSE_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
+        "CITYSENSE_INGEST_BATCH_MAX_MESSAGES": str(RECEIVE_MAXIMUM // 2),
+        "CITYSENSE_INGEST_METRICS_PORT": str(metrics_port),
+        "CITYSENSE_INGEST_KEEPALIVE_S": str(keepalive_s),
+    }
+    assert ingest_factory(topics="citysense/json/+", **env).terminate() == 0
+    publish_all_fast(mqtt_endpoint, json_stream(unique, BACKLOG))
+    ingest = ingest_factory(topics="citysense/json/+", **env)
+    return ingest, len(ingest.log_text())
+
+
 async def test_draining_a_large_backlog_holds_at_most_receive_maximum(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
     port = free_port()
-    env = {
-        "CITYSENSE_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
-        "CITYSENSE_INGEST_BATCH_MAX_MESSAGES": str(RECEIVE_MAXIMUM // 2),
-        "CITYSENSE_INGEST_METRICS_PORT": str(port),
-        # Short, so that the drain outlasts several keep-alive periods.
-        "CITYSENSE_INGEST_KEEPALIVE_S": "5",
-    }
-    # Register the persistent session, then let the backlog queue for it while ingest is away.
-    assert ingest_factory(topics="citysense/json/+", **env).terminate() == 0
-    publish_all_fast(mqtt_endpoint, json_stream(unique, BACKLOG))
-
-    ingest = ingest_factory(topics="citysense/json/+", **env)
-    mark = len(ingest.log_text())
+    # A short keep-alive, so that the drain outlasts several keep-alive periods.
+    ingest, mark = _start_on_backlog(ingest_factory, mqtt_endpoint, unique, port, keepalive_s=5)
     depths: list[float] = []
     async with httpx.AsyncClient(timeout=5) as http:
         for _ in range(3000):  # ≤ 120 s
@@ -81,17 +88,7 @@ async def test_a_stuck_database_with_a_full_window_keeps_the_connection_alive(
     # With the window full and no acks, paho's thread must not stay parked in the callback:
     # it would send no keep-alive, the broker would drop the connection (after 1.5 × 6 s here),
     # and the acks of everything held would be lost once the database answers again.
-    port = free_port()
-    env = {
-        "CITYSENSE_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
-        "CITYSENSE_INGEST_BATCH_MAX_MESSAGES": str(RECEIVE_MAXIMUM // 2),
-        "CITYSENSE_INGEST_METRICS_PORT": str(port),
-        "CITYSENSE_INGEST_KEEPALIVE_S": "6",
-    }
-    assert ingest_factory(topics="citysense/json/+", **env).terminate() == 0
-    publish_all_fast(mqtt_endpoint, json_stream(unique, BACKLOG))
-    ingest = ingest_factory(topics="citysense/json/+", **env)
-    mark = len(ingest.log_text())
+    ingest, mark = _start_on_backlog(ingest_factory, mqtt_endpoint, unique, free_port(), keepalive_s=6)
 
     locker = await asyncpg.connect(database_url)
     try:
