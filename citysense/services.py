@@ -225,7 +225,7 @@ def _give_back_state_dir(layout: sl.Layout) -> None:
 # --- Mosquitto -----------------------------------------------------------------------
 
 
-def _mosquitto_version() -> str:
+def mosquitto_version() -> str:
     try:
         out = _run([MOSQUITTO, "-h"], timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -276,7 +276,7 @@ def _mosquitto_up(layout: sl.Layout, overrides: sl.Overrides) -> None:
         _say(f"mosquitto: not started, using {sl.MQTT_URL_VAR}={sl.mask_password(overrides.mqtt_url)}")
         return
     where = f"{sl.LOOPBACK}:{LOCAL_MQTT_PORT}"
-    version = _mosquitto_version()
+    version = mosquitto_version()
     pid = _mosquitto_pid(layout)
     if pid is not None:
         if not _mqtt_handshake(sl.LOOPBACK, LOCAL_MQTT_PORT):

@@ -45,17 +45,6 @@ def free_port() -> int:
         return port
 
 
-def mosquitto_version() -> str:
-    try:
-        out = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    for line in out.splitlines():
-        if line.startswith("mosquitto version"):
-            return line.split()[-1]
-    return "?"
-
-
 def override_option(conf: str, option: str, value: str) -> str:
     """The config with every `option …` line set to `value` (appended when absent)."""
     lines = conf.splitlines()

@@ -97,6 +97,13 @@ class _Counter:
         self.redelivered = 0
         self.connections = 0
 
+    def stalled(self, stall_s: float) -> bool:
+        """True (and the error set) once no message came for `stall_s` seconds."""
+        if time.time() - max(self.last, self.connected_at) <= stall_s:
+            return False
+        self.error = f"stalled: {self.received} of {self.expected} messages after {stall_s:.0f} s"
+        return True
+
     def result(self) -> ConsumerResult:
         return ConsumerResult(self.received, self.connected_at, self.done_at, max(0.0, self.cpu1 - self.cpu0),
                               self.parse_errors, self.rows, self.error, self.redelivered, self.connections)
@@ -140,8 +147,7 @@ def _run(job: ConsumerJob, c: mqtt.Client, counter: _Counter) -> ConsumerResult:
     c.loop_start()
     try:
         while not counter.done.wait(0.5):
-            if time.time() - max(counter.last, counter.connected_at) > job.stall_s:
-                counter.error = f"stalled: {counter.received} of {job.expected} messages after {job.stall_s:.0f} s"
+            if counter.stalled(job.stall_s):
                 break
     finally:
         c.disconnect()
@@ -303,8 +309,7 @@ def _paho_batched(job: ConsumerJob) -> ConsumerResult:
             if c.loop_misc() != mqtt.MQTT_ERR_SUCCESS:
                 counter.error = "connection lost"
                 break
-            if time.time() - max(counter.last, counter.connected_at) > job.stall_s:
-                counter.error = f"stalled: {counter.received} of {job.expected} messages after {job.stall_s:.0f} s"
+            if counter.stalled(job.stall_s):
                 break
     finally:
         c.loop_write()
@@ -343,8 +348,7 @@ async def _gmqtt_drain(job: ConsumerJob, counter: _Counter) -> None:
     try:
         while not counter.done.is_set():
             await asyncio.sleep(0.2)
-            if time.time() - max(counter.last, counter.connected_at) > job.stall_s:
-                counter.error = f"stalled: {counter.received} of {job.expected} messages after {job.stall_s:.0f} s"
+            if counter.stalled(job.stall_s):
                 break
     finally:
         for _ in range(3):  # let the last PUBACKs (done-callbacks of the last coroutines) go out first

@@ -44,9 +44,10 @@ import asyncpg
 import numpy as np
 
 from citysense.endpoints import MqttEndpoint
+from citysense.services import mosquitto_version
 from citysense.settings import Settings
 from ingest.bench import report
-from ingest.bench.broker import BusListener, PrivateBroker, Published, clear_session, mosquitto_version, publish
+from ingest.bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
 from ingest.bench.consumers import ConsumerJob, ConsumerResult, consume
 from ingest.bench.messages import MessageSet, bench_fleet, load_or_generate
 from ingest.bench.options import FULL, QUICK
