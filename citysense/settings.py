@@ -7,6 +7,7 @@ so the commands work right after `make demo` without exports.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     ingest_share_group: str = ""  # set to split one stream over replicas ($share/<group>/…)
     ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     ingest_keepalive_s: int = Field(default=60, ge=5, le=65535)
+    ingest_mqtt_client: Literal["paho", "gmqtt"] = "paho"
     ingest_receive_maximum: int = Field(default=4000, ge=1, le=65535)
     ingest_batch_max_messages: int = Field(default=2000, ge=1)
     ingest_batch_max_age_ms: int = Field(default=200, ge=1)

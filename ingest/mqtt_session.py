@@ -22,6 +22,7 @@ dropped: the broker redelivers those messages and the unique key absorbs them.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import ssl
@@ -30,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -68,6 +69,29 @@ class Delivery:
     payload: bytes
     received_at: datetime
     arrived: float  # time.monotonic(), for batch age
+
+
+class Session(Protocol):
+    """What ingest needs of an MQTT session; `MqttSession` (paho) and `gmqtt_session.GmqttSession`."""
+
+    config: SessionConfig
+    inbox: collections.deque[Delivery]
+    peak_held: int
+    waits: int
+    dropped_acks: int
+
+    @property
+    def held(self) -> int: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def connected(self) -> bool: ...
+    async def open(self) -> None: ...
+    def ack(self, deliveries: Sequence[Delivery]) -> int: ...
+    def release(self, n: int) -> None: ...
+    def publish(self, topic: str, payload: bytes) -> None: ...
+    def stop_taking(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class MqttSession:
@@ -170,8 +194,8 @@ class MqttSession:
                                    clean_start=False, properties=props)
         self._client.loop_start()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+    async def open(self) -> None:
+        self.start()
 
     @property
     def connected(self) -> bool:
@@ -231,6 +255,9 @@ class MqttSession:
         with self._room:
             self._closing = True
             self._room.notify_all()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.stop)
 
     def stop(self) -> None:
         self.stop_taking()

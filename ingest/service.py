@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,7 +27,8 @@ from citysense.settings import Settings, load_settings
 from ingest import live_bus, telemetry
 from ingest.batching import BatchPolicy, backoff
 from ingest.decoders.registry import default_subscriptions
-from ingest.mqtt_session import Delivery, MqttSession, SessionConfig
+from ingest.gmqtt_session import GmqttSession
+from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
 from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, prepare
 from ingest.retention import enforce_retention
 from ingest.writer import Writer
@@ -66,6 +68,12 @@ def session_config(settings: Settings) -> SessionConfig:
     )
 
 
+def open_session(settings: Settings, on_arrival: Callable[[], None]) -> Session:
+    if settings.ingest_mqtt_client == "gmqtt":
+        return GmqttSession(session_config(settings), on_arrival)
+    return MqttSession(session_config(settings), on_arrival)
+
+
 def prepare_config(settings: Settings) -> PrepareConfig:
     return PrepareConfig(
         tz=settings.tz,
@@ -93,7 +101,7 @@ class Ingest:
         self._loop = asyncio.get_running_loop()
         self._arrived = asyncio.Event()
         self._stop = asyncio.Event()
-        self.session = MqttSession(session_config(settings), self._wake)
+        self.session = open_session(settings, self._wake)
         self._queue: asyncio.Queue[tuple[list[Delivery], PreparedBatch] | None] = asyncio.Queue(maxsize=1)
         self._registry = _Registry()
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
@@ -251,7 +259,7 @@ class Ingest:
         telemetry.HELD_PEAK.set_function(lambda: self.session.peak_held)
         telemetry.ROOM_WAITS.set_function(lambda: self.session.waits)
         telemetry.CONNECTED.set_function(lambda: 1.0 if self.session.connected else 0.0)
-        self.session.start()
+        await self.session.open()
         tasks = [
             asyncio.create_task(self._collect(writer), name="collect"),
             asyncio.create_task(self._write(writer), name="write"),
@@ -266,7 +274,7 @@ class Ingest:
                 t.cancel()
             await asyncio.gather(*tasks, retention, return_exceptions=True)
             telemetry.DROPPED_ACKS.inc(self.session.dropped_acks)
-            await asyncio.to_thread(self.session.stop)
+            await self.session.close()
             await self.pool.close()
             log.info("ingest stopped; held at most %d messages in memory (limit %d, waited for room %d times)",
                      self.session.peak_held, self.session.config.receive_maximum, self.session.waits)
@@ -292,7 +300,8 @@ def main() -> int:
         start_http_server(settings.ingest_metrics_port, addr=settings.ingest_metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.ingest_metrics_host, settings.ingest_metrics_port)
     topics = ", ".join(session_config(settings).subscriptions())
-    log.info("ingest starting: broker %r, topics %s", settings.mqtt, topics)
+    log.info("ingest starting: broker %r (MQTT client %s), topics %s", settings.mqtt, settings.ingest_mqtt_client,
+             topics)
     try:
         asyncio.run(_main(settings))
     except SchemaOutdated as exc:

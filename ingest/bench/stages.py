@@ -917,7 +917,7 @@ def main(args: Any) -> int:
         if api is not None:
             out["api"] = api
     ok = bool(out["verification"]["ok"]) and not (api or {}).get("error")
-    if ok:
+    if ok and not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         out["logs"] = tmp

@@ -87,8 +87,16 @@ def unique() -> str:
 
 
 @pytest.fixture
+def mqtt_client() -> str:
+    """Ingest's MQTT client (CITYSENSE_INGEST_MQTT_CLIENT). Modules that must hold for both
+    parametrize it: `pytestmark = pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)`."""
+    return os.environ.get("CITYSENSE_INGEST_MQTT_CLIENT", Settings.model_fields["ingest_mqtt_client"].default)
+
+
+@pytest.fixture
 def ingest_factory(
-    database_url: str, mqtt_endpoint: MqttEndpoint, unique: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, mqtt_endpoint: MqttEndpoint, unique: str, tmp_path_factory: pytest.TempPathFactory,
+    mqtt_client: str,
 ) -> Iterator[type[IngestProcess] | object]:
     """Start `citysense ingest` processes; every one still running is killed at the end, and
     their broker sessions are cleared so the broker does not queue for them forever."""
@@ -103,7 +111,7 @@ def ingest_factory(
             client_id=client_id or f"test-ingest-{unique}",
             topics=topics,
             log_path=log_dir / f"ingest-{len(started)}.log",
-            extra_env=env,
+            extra_env={"CITYSENSE_INGEST_MQTT_CLIENT": mqtt_client, **env},
         )
         proc.start()
         started.append(proc)

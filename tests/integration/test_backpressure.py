@@ -12,11 +12,14 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.support import IngestProcess, count, eventually, free_port, publish_all_fast
+from tests.integration.support import MQTT_CLIENTS, IngestProcess, count, eventually, free_port, publish_all_fast
 from tests.integration.test_ingest import json_stream
+
+pytestmark = pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 
 RECEIVE_MAXIMUM = 100
 BACKLOG = 200 * RECEIVE_MAXIMUM
@@ -24,6 +27,17 @@ BACKLOG = 200 * RECEIVE_MAXIMUM
 
 async def _at_least(db: asyncpg.Connection, readings: int) -> bool:
     return await count(db, "SELECT count(*) FROM readings") >= readings
+
+
+def _bound(mqtt_client: str, unique: str) -> int:
+    """The most messages ingest may hold. paho's callback waits, so exactly the Receive Maximum.
+    gmqtt's session pauses the socket, but what was read before still arrives: asyncio's stream
+    buffer (gmqtt's reader pauses itself beyond 128 KiB, and one read adds up to 256 KiB) and
+    gmqtt's own 64 KiB read, in the smallest PUBLISH packets here."""
+    if mqtt_client == "paho":
+        return RECEIVE_MAXIMUM
+    smallest = min(len(t) + len(p) + 2 + 2 + 1 + 2 for t, p in json_stream(unique, BACKLOG))
+    return RECEIVE_MAXIMUM + (128 + 256 + 64) * 1024 // smallest
 
 
 def _gauge(text: str, name: str) -> float:
@@ -50,7 +64,7 @@ def _start_on_backlog(
 
 
 async def test_draining_a_large_backlog_holds_at_most_receive_maximum(
-    db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
+    db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str, mqtt_client: str
 ) -> None:
     port = free_port()
     # A short keep-alive, so that the drain outlasts several keep-alive periods.
@@ -76,14 +90,16 @@ async def test_draining_a_large_backlog_holds_at_most_receive_maximum(
     # The window was really used (so the bound below is not met by a trickle) and never exceeded,
     # seen both from outside (sampled depth) and by ingest's own high-water mark.
     assert len(depths) > 10
-    assert max(depths) <= RECEIVE_MAXIMUM, f"held {max(depths)} > {RECEIVE_MAXIMUM}"
-    assert RECEIVE_MAXIMUM / 2 <= peak <= RECEIVE_MAXIMUM
+    bound = _bound(mqtt_client, unique)
+    assert max(depths) <= bound, f"held {max(depths)} > {bound}"
+    assert RECEIVE_MAXIMUM / 2 <= peak <= bound
     # Whether the broker overshot the window this time is its business; the figure is reported.
     print(f"peak held {peak:.0f}, waits for room {waits:.0f}, sampled depth max {max(depths):.0f}")
 
 
 async def test_a_stuck_database_keeps_memory_bounded_and_loses_nothing(
-    db: asyncpg.Connection, database_url: str, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
+    db: asyncpg.Connection, database_url: str, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str,
+    mqtt_client: str,
 ) -> None:
     # The database stalls for 15 s while the window is full. The broker does not stop at the
     # window by itself (once acks have flowed it sent 19,000 to a window of 100 during such a
@@ -105,11 +121,12 @@ async def test_a_stuck_database_keeps_memory_bounded_and_loses_nothing(
     await eventually(lambda: _at_least(db, 2 * BACKLOG), 120, "the backlog drained")
     await asyncio.sleep(1.0)
     log = ingest.log_text()[mark:]
-    assert "no acknowledgement for 2 s with 100 messages held; waiting for the database" in log
+    assert "no acknowledgement for 2 s with " in log
+    assert " messages held; waiting for the database" in log
     assert await count(db, "SELECT count(*) FROM readings") == 2 * BACKLOG
     assert await count(db, "SELECT count(DISTINCT (sensor_id, metric, time)) FROM readings") == 2 * BACKLOG
     await assert_rollups_exact(db)
     async with httpx.AsyncClient(timeout=5) as http:
         text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
-    assert _gauge(text, "citysense_ingest_held_peak") == RECEIVE_MAXIMUM  # full, never beyond
+    assert RECEIVE_MAXIMUM <= _gauge(text, "citysense_ingest_held_peak") <= _bound(mqtt_client, unique)
     print("reconnected after the stall" if "disconnected from the broker" in log else "no reconnect")

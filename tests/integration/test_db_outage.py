@@ -13,13 +13,16 @@ import pytest
 
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.support import ROOT, count, eventually, publish_all_fast
+from tests.integration.support import MQTT_CLIENTS, ROOT, count, eventually, publish_all_fast
 from tests.integration.test_ingest import json_stream
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("CITYSENSE_DATABASE_URL")),
-    reason="stops the database: only done to the local one of `citysense services`",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        bool(os.environ.get("CITYSENSE_DATABASE_URL")),
+        reason="stops the database: only done to the local one of `citysense services`",
+    ),
+    pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS),
+]
 
 
 def _services(action: str) -> None:

@@ -16,7 +16,15 @@ from citysense.endpoints import MqttEndpoint
 from ingest.prepare import PreparedBatch, SensorSeen
 from ingest.writer import Writer
 from tests.integration.rollup_check import assert_daily_exact, assert_rollups_exact
-from tests.integration.support import ApiProcess, count, eventually, free_port, publish_all, publish_all_fast
+from tests.integration.support import (
+    MQTT_CLIENTS,
+    ApiProcess,
+    count,
+    eventually,
+    free_port,
+    publish_all,
+    publish_all_fast,
+)
 
 BASE = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -36,6 +44,7 @@ def json_stream(unique: str, n: int, devices: int = 20, start: int = 0) -> list[
     return out
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_end_to_end_publish_store_and_api(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str, api_server: ApiProcess
 ) -> None:
@@ -74,6 +83,7 @@ async def test_end_to_end_publish_store_and_api(
         assert (await http.get(f"/api/v1/sensors/citysense:{unique}-0/readings?metric=smell")).status_code == 400
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_redelivery_stores_once_and_rollups_stay_exact(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
@@ -96,6 +106,7 @@ async def test_redelivery_stores_once_and_rollups_stay_exact(
     assert hours >= 6
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_malformed_payloads_are_dead_lettered_and_stream_goes_on(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
@@ -131,6 +142,7 @@ async def test_malformed_payloads_are_dead_lettered_and_stream_goes_on(
     assert errors[6].startswith("OversizePayload:")
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_sigkill_mid_stream_loses_nothing(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
@@ -158,6 +170,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     await assert_rollups_exact(db)
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_sigterm_drains_the_batch_in_memory(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
@@ -174,6 +187,7 @@ async def test_sigterm_drains_the_batch_in_memory(
     assert "batch committed" not in again.log_text(), "the drained messages came back: they were not acked"
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_broker_restart_reconnects_and_loses_nothing(
     db: asyncpg.Connection, ingest_factory, broker, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
@@ -196,6 +210,7 @@ async def _has(db: asyncpg.Connection, n: int) -> bool:
     return await count(db, "SELECT count(*) FROM readings") == n
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_sub_sensors_inherit_their_meters_privacy_and_place(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:
@@ -216,6 +231,7 @@ async def test_sub_sensors_inherit_their_meters_privacy_and_place(
         None, False)
 
 
+@pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 async def test_metrics_endpoint_counts_what_happened(
     db: asyncpg.Connection, ingest_factory, mqtt_endpoint: MqttEndpoint, unique: str
 ) -> None:

@@ -25,10 +25,13 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import orjson
+import pytest
 
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.support import Broker, IngestProcess, count, eventually, publish_all_fast
+from tests.integration.support import MQTT_CLIENTS, Broker, IngestProcess, count, eventually, publish_all_fast
+
+pytestmark = pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 
 BASE = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 MESSAGES = 20_000
