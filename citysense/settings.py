@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     ingest_keepalive_s: int = Field(default=60, ge=5, le=65535)
     ingest_mqtt_client: Literal["paho", "gmqtt"] = "paho"
-    ingest_receive_maximum: int = Field(default=4000, ge=1, le=65535)
-    ingest_batch_max_messages: int = Field(default=2000, ge=1)
+    ingest_receive_maximum: int = Field(default=6000, ge=1, le=65535)
+    ingest_batch_max_messages: int = Field(default=3000, ge=1)
+    ingest_writers: int = Field(default=2, ge=1, le=8)  # batches written at once (acks stay in order)
     ingest_batch_max_age_ms: int = Field(default=200, ge=1)
     ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=64)
     ingest_max_future_s: int = Field(default=600, ge=0)

@@ -51,7 +51,7 @@ class SessionConfig:
     filters: tuple[str, ...]
     share_group: str = ""
     session_expiry_s: int = 7 * 24 * 3600
-    receive_maximum: int = 4000
+    receive_maximum: int = 6000
     keepalive_s: int = 60
 
     def subscriptions(self) -> list[str]:

@@ -1,8 +1,10 @@
 """`citysense ingest`: MQTT → TimescaleDB, at least once, each reading stored once.
 
-Two tasks with a one-slot queue between them: the collector cuts batches from the
-MQTT inbox and decodes them while the writer commits the previous batch; the
-writer acknowledges a batch's messages only after its transaction committed.
+A collector and `ingest_writers` writers with a queue between them: the collector cuts
+batches from the MQTT inbox and decodes them while the writers commit earlier batches,
+each in its own transaction. A batch's messages are acknowledged only after it
+committed and after every earlier batch was acknowledged (MQTT wants PUBACKs in
+arrival order), so batches may commit out of order but are acknowledged in order.
 Memory stays bounded: the session holds at most Receive Maximum messages between
 their arrival and their acknowledgement (see mqtt_session), and nothing is
 acknowledged before it is stored.
@@ -93,6 +95,19 @@ class _Registry:
     loaded_at: float = float("-inf")
 
 
+class WriterGaveUp(Exception):
+    """An earlier batch was not committed (stopping with the database away): later ones may not be
+    acknowledged before it, so they are left to the broker as well."""
+
+
+@dataclass
+class _Job:
+    taken: list[Delivery]
+    batch: PreparedBatch
+    after: asyncio.Future[None] | None  # the previous batch's acknowledgement
+    acked: asyncio.Future[None]
+
+
 class Ingest:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -102,7 +117,7 @@ class Ingest:
         self._arrived = asyncio.Event()
         self._stop = asyncio.Event()
         self.session = open_session(settings, self._wake)
-        self._queue: asyncio.Queue[tuple[list[Delivery], PreparedBatch] | None] = asyncio.Queue(maxsize=1)
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=settings.ingest_writers)
         self._registry = _Registry()
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
@@ -121,8 +136,10 @@ class Ingest:
         delays = backoff()
         while True:
             try:
+                # One connection per writer, one for the registry refresh, one for retention.
                 pool: asyncpg.Pool = await asyncpg.create_pool(
-                    self.settings.database_url, min_size=1, max_size=4, command_timeout=60
+                    self.settings.database_url, min_size=1, max_size=self.settings.ingest_writers + 2,
+                    command_timeout=60,
                 )
                 return pool
             except _TRANSIENT as exc:
@@ -161,6 +178,7 @@ class Ingest:
 
     async def _collect(self, writer: Writer) -> None:
         inbox = self.session.inbox
+        previous: asyncio.Future[None] | None = None
         while True:
             if not inbox:
                 if self._stop.is_set():
@@ -182,8 +200,11 @@ class Ingest:
                 [Inbound(d.topic, d.payload, d.received_at) for d in taken],
                 self.prep, self._registry.known, self._registry.depths,
             )
-            await self._queue.put((taken, batch))
-        await self._queue.put(None)
+            job = _Job(taken, batch, previous, self._loop.create_future())
+            previous = job.acked
+            await self._queue.put(job)
+        for _ in range(self.settings.ingest_writers):
+            await self._queue.put(None)
 
     async def _write_with_retry(self, writer: Writer, batch: PreparedBatch) -> bool:
         """True once committed; False when stopping gave up on an unreachable database."""
@@ -229,8 +250,8 @@ class Ingest:
                                                            f"DatabaseError: {exc}")]))
 
     async def _write(self, writer: Writer) -> None:
-        while (item := await self._queue.get()) is not None:
-            taken, batch = item
+        while (job := await self._queue.get()) is not None:
+            taken, batch = job.taken, job.batch
             telemetry.MESSAGES.inc(len(taken))
             try:
                 committed = await self._write_with_retry(writer, batch)
@@ -238,11 +259,19 @@ class Ingest:
                 log.error("batch refused by the database (%s); writing its messages one by one", exc)
                 await self._write_one_by_one(writer, taken)
                 committed = True
+            if job.after is not None:
+                try:
+                    await asyncio.shield(job.after)
+                except WriterGaveUp:
+                    committed = False
             if not committed:
+                job.acked.set_exception(WriterGaveUp())
+                job.acked.exception()  # retrieved: the next writer sees it, nobody else needs to
                 return
             for reason in batch.rejects:
                 log.warning("rejected message on %s: %s", reason[1], reason[3])
             self.session.ack(taken)
+            job.acked.set_result(None)
             if self._live_topic and len(batch):
                 for body in live_bus.encode(batch):
                     self.session.publish(self._live_topic, body)
@@ -262,7 +291,7 @@ class Ingest:
         await self.session.open()
         tasks = [
             asyncio.create_task(self._collect(writer), name="collect"),
-            asyncio.create_task(self._write(writer), name="write"),
+            *(asyncio.create_task(self._write(writer), name=f"write-{i}") for i in range(self.settings.ingest_writers)),
         ]
         retention = asyncio.create_task(enforce_retention(self.pool, self.settings, self._stop), name="retention")
         try:
