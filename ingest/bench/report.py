@@ -255,6 +255,21 @@ STAGE_TITLES = {
 }
 
 
+def _machine_cpu_lines(stages: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Where the machine's CPU went per message in the ingest stages: the budget, shared by all."""
+    rows = [(title, s["machine_cpu"]) for key, title in STAGE_TITLES.items()
+            if (s := stages.get(key)) is not None and s.get("machine_cpu")]
+    if not rows:
+        return []
+    groups = list(rows[0][1]["us_per_msg"])
+    out = ["", "machine CPU per message, µs (everything on this machine; 'other' is the bench itself):",
+           "  " + "  ".join([f"{'stage':<26}", *(f"{g:>8}" for g in groups), f"{'total':>8}", "  cores busy"])]
+    for title, m in rows:
+        out.append("  " + "  ".join([f"{title:<26}", *(f"{m['us_per_msg'][g]:>8.0f}" for g in groups),
+                                     f"{m['total_us_per_msg']:>8.0f}", f"  {m['cores_busy']} of {m['cores']}"]))
+    return out
+
+
 def table(report: Mapping[str, Any]) -> str:
     """The report as text for people (stderr)."""
     stages: Mapping[str, Mapping[str, Any]] = report.get("stages", {})
@@ -295,6 +310,7 @@ def table(report: Mapping[str, Any]) -> str:
         lines.append("")
         lines.append("rounds, msg/s (µs CPU per message), and skipped stages:")
         lines.extend(notes)
+    lines.extend(_machine_cpu_lines(stages))
     quick = bool(report.get("quick"))
     lines.append("")
     lines.append("targets" + (" (quick run: too small to judge, shown for information)" if quick else "") + ":")

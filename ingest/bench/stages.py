@@ -46,7 +46,7 @@ import numpy as np
 from citysense.endpoints import MqttEndpoint
 from citysense.services import mosquitto_version
 from citysense.settings import Settings
-from ingest.bench import report
+from ingest.bench import cpu, report
 from ingest.bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
 from ingest.bench.consumers import ConsumerJob, ConsumerResult, consume
 from ingest.bench.messages import MessageSet, bench_fleet, load_or_generate
@@ -640,10 +640,14 @@ def stage_ingest_live(b: Bench, n: int, replicas: int, tag: str) -> dict[str, An
         cpu0 = {p.pid: _cpu_s(p.pid) for p in procs}
         bus.reset()
         bus.mark()
+        machine = cpu.Sampler()
+        machine.start()
         pub = b.publish(n, tag, record_times=True)
         out["publish"] = _published(pub)
         b.say(f"  published {n:,} in {pub.acked - pub.first:.1f} s ({pub.rate:,.0f} msg/s); waiting for commits")
         done = _wait_committed(b, procs, n, url)
+        machine.stop()
+        out["machine_cpu"] = machine.result(n, [p.pid for p in procs])
         out.update(_rates(n, int(b.set.reading_off[n]), done - pub.first))
         out.update(_ingest_stats(procs, n, cpu0))
         assert pub.times is not None
@@ -668,11 +672,15 @@ def stage_ingest_backlog(b: Bench, n: int, replicas: int, tag: str) -> dict[str,
             out["broker_rss_mb_with_backlog"] = _rss_mb(b.broker.pid, "VmRSS")
         b.say(f"  {n:,} messages queued ({pub.rate:,.0f} msg/s published); starting {replicas} ingest replica(s)")
         bus.reset()
+        machine = cpu.Sampler()
+        machine.start()
         for p in procs:
             p.start()
         bus.mark()
         connected = [p.wait_for("connected to") for p in procs]
         done = _wait_committed(b, procs, n, url)
+        machine.stop()
+        out["machine_cpu"] = machine.result(n, [p.pid for p in procs])
         out.update(_rates(n, int(b.set.reading_off[n]), done - min(connected)))
         out.update(_ingest_stats(procs, n, {}))  # CPU includes start-up (imports, connecting)
 
@@ -695,9 +703,13 @@ def stage_latency(b: Bench, rate: float, seconds: float) -> dict[str, Any]:
         cpu0 = {procs[0].pid: _cpu_s(procs[0].pid)}
         bus.reset()
         bus.mark()
+        machine = cpu.Sampler()
+        machine.start()
         pub = b.publish(n, "paced", rate=rate, record_times=True)
         out["publish"] = _published(pub)
         done = _wait_committed(b, procs, n, url)
+        machine.stop()
+        out["machine_cpu"] = machine.result(n, [procs[0].pid])
         out.update(_rates(n, int(b.set.reading_off[n]), done - pub.first))
         out.update(_ingest_stats(procs, n, cpu0))
         assert pub.times is not None
@@ -783,6 +795,11 @@ def _stage(b: Bench, key: str, title: str, run: Callable[[], dict[str, Any]]) ->
                f"{result.get('msg_per_s', 0):,} msg/s, {result.get('readings_per_s', 0):,} readings/s")
     if result.get("cpu_us_per_msg") is not None:
         summary += f", {result['cpu_us_per_msg']} µs CPU/msg"
+    if result.get("machine_cpu"):
+        m = result["machine_cpu"]
+        parts = ", ".join(f"{g} {v:.0f}" for g, v in m["us_per_msg"].items())
+        summary += (f"; machine CPU µs/msg: {parts} = {m['total_us_per_msg']:.0f}"
+                    f" ({m['cores_busy']} of {m['cores']} cores busy)")
     lat = result.get("latency") or {}
     if lat.get("p99_ms") is not None:
         summary += f", p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms"
