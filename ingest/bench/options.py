@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-STAGES = ("ceiling", "naive", "ingest1", "replicas", "latency", "clients")
-DEFAULT_STAGES = STAGES[:5]  # "clients" (other MQTT clients' receive ceilings) only when asked for
+STAGES = ("ceiling", "naive", "ingest1", "replicas", "latency", "writer", "clients")
+DEFAULT_STAGES = STAGES[:6]  # "clients" (other MQTT clients' receive ceilings) only when asked for
 CLIENTS = ("paho-buffered", "paho-batched", "gmqtt", "gmqtt-uvloop")
 FULL = {"messages": 500_000, "live_messages": 250_000, "backlog": 1_000_000, "naive_messages": 20_000,
-        "paced_seconds": 20.0}
+        "paced_seconds": 20.0, "writer_batches": 30}
 QUICK = {"messages": 20_000, "live_messages": 20_000, "backlog": 20_000, "naive_messages": 2_000,
-         "paced_seconds": 3.0}
+         "paced_seconds": 3.0, "writer_batches": 4}
 
 
 def _positive(text: str) -> int:

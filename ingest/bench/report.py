@@ -270,6 +270,22 @@ def _machine_cpu_lines(stages: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def _writer_lines(w: Mapping[str, Any] | None) -> list[str]:
+    if not w or w.get("error") or not w.get("writer"):
+        return [] if not w or not w.get("error") else ["", f"database write alone: error: {w['error']}"]
+
+    def one(name: str, r: Mapping[str, Any]) -> str:
+        cpu = (f", backend CPU {r['backend_cpu_us_per_reading']} µs/reading = {r['backend_cpu_us_per_msg']} µs/msg"
+               if r.get("backend_cpu_us_per_reading") is not None else "")
+        return f"  {name:<12} p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms per batch{cpu}"
+
+    share = w.get("rollup_share_of_backend_cpu")
+    return ["", f"database write alone ({w['batches']} batches of {_fmt(w['messages_per_batch'])} messages, "
+                f"{_fmt(w['readings_per_batch'])} readings):",
+            one("writer", w["writer"]), one("insert only", w["insert_only"]),
+            *([f"  the rollups take {share:.0%} of the backend's CPU"] if share is not None else [])]
+
+
 def table(report: Mapping[str, Any]) -> str:
     """The report as text for people (stderr)."""
     stages: Mapping[str, Mapping[str, Any]] = report.get("stages", {})
@@ -311,6 +327,7 @@ def table(report: Mapping[str, Any]) -> str:
         lines.append("rounds, msg/s (µs CPU per message), and skipped stages:")
         lines.extend(notes)
     lines.extend(_machine_cpu_lines(stages))
+    lines.extend(_writer_lines(stages.get("writer")))
     quick = bool(report.get("quick"))
     lines.append("")
     lines.append("targets" + (" (quick run: too small to judge, shown for information)" if quick else "") + ":")

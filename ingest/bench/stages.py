@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -46,7 +47,7 @@ import numpy as np
 from citysense.endpoints import MqttEndpoint
 from citysense.services import mosquitto_version
 from citysense.settings import Settings
-from ingest.bench import cpu, report
+from ingest.bench import cpu, report, write_cost
 from ingest.bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
 from ingest.bench.consumers import ConsumerJob, ConsumerResult, consume
 from ingest.bench.messages import MessageSet, bench_fleet, load_or_generate
@@ -718,6 +719,35 @@ def stage_latency(b: Bench, rate: float, seconds: float) -> dict[str, Any]:
     return _ingest_stage(b, "paced", 1, n, out, body)
 
 
+def stage_writer(b: Bench, batches: int) -> dict[str, Any]:
+    """The database write alone (write_cost.py): ingest's batches, with and without the rollups."""
+    from datetime import timedelta
+
+    from ingest.prepare import Inbound, prepare
+    from ingest.service import prepare_config
+
+    size = b.settings.ingest_batch_max_messages
+    batches = max(1, min(batches, len(b.set) // size))
+    cfg = dataclasses.replace(prepare_config(b.settings), oldest=None)  # the set lies in the past
+    base = datetime.now(UTC)
+    prepared = []
+    for k in range(batches):
+        # Every message its own receive time, as ingest stamps them: untimed readings stay distinct.
+        msgs = b.set.messages(k * size, (k + 1) * size)
+        prepared.append(prepare([Inbound(t, p, base + timedelta(milliseconds=k * size + i))
+                                 for i, (t, p) in enumerate(msgs)], cfg))
+    full, bare = b.create_db("writer"), b.create_db("insert_only")
+    try:
+        out = asyncio.run(write_cost.measure(full, bare, prepared, batches * size))
+    finally:
+        b.drop_db(full)
+        b.drop_db(bare)
+    out["method"] = ("ingest's Writer (raw rows, hourly and daily rollups, one transaction per batch) against "
+                     "a bare INSERT ... ON CONFLICT DO NOTHING of the same rows, one batch after another into "
+                     "fresh databases; PostgreSQL backend CPU from /proc")
+    return out
+
+
 # --- the run ---------------------------------------------------------------------------------------------
 
 
@@ -793,6 +823,10 @@ def _stage(b: Bench, key: str, title: str, run: Callable[[], dict[str, Any]]) ->
     summary = (f"error: {result['error']}" if result.get("error") else
                f"skipped: {result['skipped']}" if result.get("skipped") else
                f"{result.get('msg_per_s', 0):,} msg/s, {result.get('readings_per_s', 0):,} readings/s")
+    if result.get("writer"):
+        w, bare = result["writer"], result["insert_only"]
+        summary = (f"writer p50 {w['p50_ms']} ms per batch ({w['backend_cpu_us_per_msg']} µs backend CPU per "
+                   f"message), insert only p50 {bare['p50_ms']} ms ({bare['backend_cpu_us_per_msg']} µs)")
     if result.get("cpu_us_per_msg") is not None:
         summary += f", {result['cpu_us_per_msg']} µs CPU/msg"
     if result.get("machine_cpu"):
@@ -845,6 +879,10 @@ def run_stages(b: Bench) -> None:
                lambda: stage_ingest_live(b, live, replicas, "liveN"))
         _stage(b, "ingest_replicas_backlog", f"ingest x{replicas}, backlog drain ({n:,} messages)",
                lambda: stage_ingest_backlog(b, n, replicas, "backlogN"))
+    if "writer" in chosen:
+        k = b.size("writer_batches")
+        _stage(b, "writer", f"database write alone ({k} batches of {b.settings.ingest_batch_max_messages:,} "
+               "messages)", lambda: stage_writer(b, k))
     if "latency" in chosen:
         one = b.stages.get("ingest_1_replica_backlog") or b.stages.get("ingest_1_replica_live") or {}
         measured = one.get("msg_per_s") if not one.get("error") else None

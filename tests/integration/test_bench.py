@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
 STAGES = (
     "receive_ceiling_json", "receive_ceiling_decoders", "naive_baseline", "ingest_1_replica_live",
-    "ingest_1_replica_backlog", "ingest_replicas_live", "ingest_replicas_backlog", "latency_half_rate",
+    "ingest_1_replica_backlog", "ingest_replicas_live", "ingest_replicas_backlog", "latency_half_rate", "writer",
 )
 TARGETS = ("ingest_vs_ceiling", "ingest_msg_per_s", "ingest_vs_naive", "p99_latency_half_rate",
            "peak_rss_1m_backlog")
@@ -78,5 +78,13 @@ def test_every_stage_verified(quick_run: tuple[int, dict[str, Any], str]) -> Non
         assert all(rss and rss > 0 for rss in stage["peak_rss_mb"])
         assert stage["verification"]["missing"] == 0
         assert stage["verification"]["extra"] == 0
+        machine = stage["machine_cpu"]["us_per_msg"]
+        assert machine["ingest"] > 0
+        if not os.environ.get("CITYSENSE_DATABASE_URL"):  # the local server runs on this machine
+            assert machine["database"] > 0
+    writer = report["stages"]["writer"]
+    assert writer["verification"]["expected_rows"] > 0
+    if not os.environ.get("CITYSENSE_DATABASE_URL"):
+        assert writer["writer"]["backend_cpu_us_per_reading"] > 0
     assert report["stages"]["latency_half_rate"]["latency"]["p99_ms"] > 0
     assert report["stages"]["ingest_replicas_backlog"]["replicas"] == 2
