@@ -1,5 +1,6 @@
 """CPU of the whole machine during a stage, by the part that spent it: ingest, the database, the
-broker, the kernel (writeback of the database's files) and the rest (the bench, its publishers).
+broker, the kernel (writeback of the database's files) and the rest (the bench, its publishers,
+anything else running, such as another Mosquitto).
 
 On a machine that runs everything, the budget per message is shared: this is what shows where it
 goes. Sampled from /proc every 0.25 s; a process that ends between two samples loses at most that
@@ -20,12 +21,14 @@ GROUPS = ("ingest", "database", "broker", "kernel", "other")
 _KERNEL_PREFIXES = ("kworker", "ksoftirqd", "kswapd", "jbd2", "kcompactd", "kdamond")
 
 
-def group_of(pid: int, comm: str, ingest_pids: Collection[int]) -> str:
+def group_of(pid: int, comm: str, ingest_pids: Collection[int], broker_pids: Collection[int] = ()) -> str:
+    """`broker_pids`: the bench's own broker; any other Mosquitto on the machine is background ("other").
+    Without them, every Mosquitto counts as the broker."""
     if pid in ingest_pids:
         return "ingest"
     if comm == "postgres":
         return "database"
-    if comm == "mosquitto":
+    if comm == "mosquitto" and (pid in broker_pids or not broker_pids):
         return "broker"
     if comm.startswith(_KERNEL_PREFIXES):
         return "kernel"
@@ -51,13 +54,13 @@ def snapshot(proc: Path = Path("/proc")) -> dict[int, tuple[str, int]]:
 
 
 def by_group(first: dict[int, tuple[str, int]], last: dict[int, tuple[str, int]],
-             ingest_pids: Collection[int]) -> dict[str, int]:
+             ingest_pids: Collection[int], broker_pids: Collection[int] = ()) -> dict[str, int]:
     """Ticks spent between two snapshots, per group. A pid whose command changed is a new process."""
     spent = dict.fromkeys(GROUPS, 0)
     for pid, (comm, ticks) in last.items():
         before = first.get(pid)
         start = before[1] if before is not None and before[0] == comm else 0
-        spent[group_of(pid, comm, ingest_pids)] += max(0, ticks - start)
+        spent[group_of(pid, comm, ingest_pids, broker_pids)] += max(0, ticks - start)
     return spent
 
 
@@ -89,9 +92,9 @@ class Sampler:
         self._last.update(snapshot())
         self._seconds = time.monotonic() - self._t0
 
-    def result(self, messages: int, ingest_pids: Collection[int]) -> dict[str, Any]:
+    def result(self, messages: int, ingest_pids: Collection[int], broker_pids: Collection[int] = ()) -> dict[str, Any]:
         tick = os.sysconf("SC_CLK_TCK")
-        spent = by_group(self._first, self._last, ingest_pids)
+        spent = by_group(self._first, self._last, ingest_pids, broker_pids)
         per_msg = {g: round(t / tick / max(messages, 1) * 1e6, 1) for g, t in spent.items()}
         total_s = sum(spent.values()) / tick
         return {"us_per_msg": per_msg, "total_us_per_msg": round(sum(per_msg.values()), 1),

@@ -25,6 +25,12 @@ def test_group_of(pid: int, comm: str, group: str) -> None:
     assert group_of(pid, comm, ingest_pids={10}) == group
 
 
+def test_only_the_benchs_own_broker_is_the_broker_when_its_pid_is_known() -> None:
+    # A second Mosquitto (the services' one, with sessions of its own) is background load.
+    assert group_of(12, "mosquitto", ingest_pids=(), broker_pids=[12]) == "broker"
+    assert group_of(13, "mosquitto", ingest_pids=(), broker_pids=[12]) == "other"
+
+
 def test_by_group_counts_new_processes_from_zero_and_a_reused_pid_as_new() -> None:
     first = {1: ("postgres", 100), 2: ("mosquitto", 50), 3: ("postgres", 7)}
     last = {1: ("postgres", 160), 2: ("mosquitto", 55), 3: ("python3", 4), 4: ("postgres", 30), 5: ("python3", 9)}
