@@ -39,9 +39,16 @@ def _comm(stat_text: str) -> str:
     return stat_text[stat_text.index("(") + 1:stat_text.rindex(")")]
 
 
-def snapshot(proc: Path = Path("/proc")) -> dict[int, tuple[str, int]]:
-    """pid -> (command name, utime + stime in clock ticks) of every process."""
-    out: dict[int, tuple[str, int]] = {}
+Sample = tuple[str, int, int]  # command name, utime + stime (clock ticks), start time (ticks after boot)
+
+
+def _start_time(stat_text: str) -> int:
+    return int(stat_text[stat_text.rindex(")") + 2:].split()[19])
+
+
+def snapshot(proc: Path = Path("/proc")) -> dict[int, Sample]:
+    """pid -> (command name, CPU ticks, start time) of every process."""
+    out: dict[int, Sample] = {}
     for entry in os.scandir(proc):
         if not entry.name.isdigit():
             continue
@@ -49,17 +56,18 @@ def snapshot(proc: Path = Path("/proc")) -> dict[int, tuple[str, int]]:
             text = Path(entry.path, "stat").read_text()
         except OSError:
             continue  # ended meanwhile
-        out[int(entry.name)] = (_comm(text), stat_cpu_ticks(text))
+        out[int(entry.name)] = (_comm(text), stat_cpu_ticks(text), _start_time(text))
     return out
 
 
-def by_group(first: dict[int, tuple[str, int]], last: dict[int, tuple[str, int]],
+def by_group(first: dict[int, Sample], last: dict[int, Sample],
              ingest_pids: Collection[int], broker_pids: Collection[int] = ()) -> dict[str, int]:
-    """Ticks spent between two snapshots, per group. A pid whose command changed is a new process."""
+    """Ticks spent between two snapshots, per group. A process is its pid and start time: a kernel
+    worker renames itself with the work it does, and a pid can be reused by a new process."""
     spent = dict.fromkeys(GROUPS, 0)
-    for pid, (comm, ticks) in last.items():
+    for pid, (comm, ticks, started) in last.items():
         before = first.get(pid)
-        start = before[1] if before is not None and before[0] == comm else 0
+        start = before[1] if before is not None and before[2] == started else 0
         spent[group_of(pid, comm, ingest_pids, broker_pids)] += max(0, ticks - start)
     return spent
 
@@ -69,8 +77,8 @@ class Sampler:
 
     def __init__(self, interval_s: float = 0.25) -> None:
         self._interval = interval_s
-        self._first: dict[int, tuple[str, int]] = {}
-        self._last: dict[int, tuple[str, int]] = {}
+        self._first: dict[int, Sample] = {}
+        self._last: dict[int, Sample] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
         self._seconds = 0.0

@@ -32,10 +32,11 @@ def test_only_the_benchs_own_broker_is_the_broker_when_its_pid_is_known() -> Non
 
 
 def test_by_group_counts_new_processes_from_zero_and_a_reused_pid_as_new() -> None:
-    first = {1: ("postgres", 100), 2: ("mosquitto", 50), 3: ("postgres", 7)}
-    last = {1: ("postgres", 160), 2: ("mosquitto", 55), 3: ("python3", 4), 4: ("postgres", 30), 5: ("python3", 9)}
+    first = {1: ("postgres", 100, 10), 2: ("mosquitto", 50, 10), 3: ("postgres", 7, 10), 6: ("kworker/0:1-mm", 40, 5)}
+    last = {1: ("postgres", 160, 10), 2: ("mosquitto", 55, 10), 3: ("python3", 4, 99), 4: ("postgres", 30, 99),
+            5: ("python3", 9, 99), 6: ("kworker/0:1-events", 43, 5)}  # a kernel worker renamed by its work
     spent = by_group(first, last, ingest_pids={5})
-    assert spent == {"ingest": 9, "database": 60 + 30, "broker": 5, "kernel": 0, "other": 4}
+    assert spent == {"ingest": 9, "database": 60 + 30, "broker": 5, "kernel": 3, "other": 4}
     assert set(spent) == set(GROUPS)
 
 
