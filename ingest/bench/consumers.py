@@ -42,6 +42,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citysense.endpoints import MqttEndpoint
 from ingest.bench.broker import client, connect_props
+from ingest.mqtt_socket import BufferedClient, BufferedSocket
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,75 +189,8 @@ def _ceiling(job: ConsumerJob) -> ConsumerResult:
     return _run(job, c, counter)
 
 
-class _BufferedSocket:
-    """A socket whose recv() is served from one large read; everything else is the socket's.
-
-    paho's _packet_read asks for 1 byte (packet type), 1 byte per remaining-length byte, then the
-    rest: three or more recv() system calls per packet, each after a select(). pending() is what
-    paho asks an SSL socket: while it is non-zero paho's loop reads without waiting in select().
-    With `cork`, send() only collects (paho sees everything sent) and flush() sends what was
-    collected, so the PUBACKs of a burst of packets leave in one send()."""
-
-    def __init__(self, sock: Any, size: int = 256 * 1024, cork: bool = False) -> None:
-        self._sock = sock
-        self._size = size
-        self._buf = b""
-        self._pos = 0
-        self._cork = cork
-        self._out = bytearray()
-
-    def recv(self, n: int) -> bytes:
-        if self._pos >= len(self._buf):
-            self._buf = self._sock.recv(self._size)  # BlockingIOError and b"" (closed) reach paho as before
-            self._pos = 0
-        chunk = self._buf[self._pos:self._pos + n]
-        self._pos += len(chunk)
-        return chunk
-
-    def pending(self) -> int:
-        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
-        return len(self._buf) - self._pos + int(inner)
-
-    def send(self, data: bytes | bytearray) -> int:
-        if not self._cork:
-            return int(self._sock.send(data))
-        self._out += data
-        return len(data)
-
-    def unsent(self) -> int:
-        return len(self._out)
-
-    def uncork(self) -> None:
-        """Send what was collected and send directly from now on (paho closes the socket right after
-        writing DISCONNECT, so that must not wait in the buffer)."""
-        self._sock.setblocking(True)
-        self.flush()
-        self._sock.setblocking(False)
-        self._cork = False
-
-    def flush(self) -> None:
-        while self._out:
-            try:
-                sent = self._sock.send(self._out)
-            except BlockingIOError:
-                return  # the rest when the socket is writable again
-            del self._out[:sent]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-class _BufferedReadClient(mqtt.Client):
-    """paho-mqtt's Client on a _BufferedSocket (paho's private _create_socket, paho 2.x)."""
-
-    cork = False
-
-    def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket(), cork=self.cork)
-
-
-def _buffered_client(job: ConsumerJob, counter: _Counter, cork: bool) -> _BufferedReadClient:
-    c = _BufferedReadClient(callback_api_version=CallbackAPIVersion.VERSION2, client_id=job.client_id,
+def _buffered_client(job: ConsumerJob, counter: _Counter, cork: bool) -> BufferedClient:
+    c = BufferedClient(callback_api_version=CallbackAPIVersion.VERSION2, client_id=job.client_id,
                             protocol=mqtt.MQTTv5, manual_ack=True)
     c.cork = cork
     if job.username:
@@ -293,7 +227,7 @@ def _paho_batched(job: ConsumerJob) -> ConsumerResult:
     c.connect(job.host, job.port, keepalive=60, clean_start=False,
               properties=connect_props(job.session_expiry_s, job.receive_maximum))
     sock = c.socket()
-    assert isinstance(sock, _BufferedSocket)
+    assert isinstance(sock, BufferedSocket)
     try:
         while not counter.done.is_set():
             readable = sock.pending() > 0
