@@ -122,7 +122,7 @@ class Ingest:
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
 
-    def _wake(self) -> None:  # paho thread
+    def _wake(self) -> None:  # the MQTT session's network thread (or the loop, with gmqtt)
         self._loop.call_soon_threadsafe(self._arrived.set)
 
     def request_stop(self) -> None:
