@@ -202,6 +202,10 @@ class GmqttSession:
             except MQTTConnectError as exc:
                 delay = next(delays)
                 log.error("MQTT connection refused by %s:%d: %s; retrying in %.1f s", ep.host, ep.port, exc, delay)
+            except ssl.SSLError as exc:  # an OSError too, but no network trouble: certificates, protocol
+                delay = next(delays)
+                log.error("TLS with the MQTT broker %s:%d failed (%s); retrying in %.1f s", ep.host, ep.port, exc,
+                          delay)
             except OSError as exc:
                 delay = next(delays)
                 log.warning("MQTT broker %s:%d not reachable (%s); retrying in %.1f s", ep.host, ep.port,

@@ -207,11 +207,14 @@ class MqttSession:
         try:
             self._client.reconnect()
             return True
+        except ssl.SSLError as exc:  # an OSError too, but no network trouble: certificates, protocol
+            delay = next(delays)
+            log.error("TLS with the MQTT broker %s:%d failed (%s); retrying in %.1f s", ep.host, ep.port, exc, delay)
         except OSError as exc:
             delay = next(delays)
             log.warning("MQTT broker %s:%d not reachable (%s); retrying in %.1f s", ep.host, ep.port, exc, delay)
-            self._sleep(delay)
-            return False
+        self._sleep(delay)
+        return False
 
     def _sleep(self, seconds: float) -> None:
         """Wait, but wake for `stop`."""
