@@ -22,5 +22,5 @@ HELD_PEAK = Gauge(
     "citysense_ingest_held_peak", "most messages held in memory at once (bounded by the Receive Maximum)"
 )
 ROOM_WAITS = Gauge(
-    "citysense_ingest_room_waits", "times a delivery waited because Receive Maximum messages were held"
+    "citysense_ingest_room_waits", "times ingest stopped reading because Receive Maximum messages were held"
 )
