@@ -86,8 +86,8 @@ async def test_ingest_over_tls_stores_every_reading(
         extra_env={"SSL_CERT_FILE": str(ca), "CITYSENSE_INGEST_MQTT_CLIENT": mqtt_client,
                    "CITYSENSE_INGEST_SESSION_EXPIRY_S": "0"},
     )
-    ingest.start()
     try:
+        ingest.start()  # inside the try: a start that fails must not leave the process running
         messages = [(f"citysense/json/{unique}-{i % 5}",
                      orjson.dumps({"time": f"2026-11-26T10:{i // 60:02d}:{i % 60:02d}Z", "readings": {"power": i}}))
                     for i in range(MESSAGES)]
