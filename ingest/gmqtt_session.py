@@ -27,7 +27,6 @@ of paho's CPU (docs/performance.md), but it guarantees less, and this module add
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import ssl
@@ -41,7 +40,7 @@ from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS  # type: ignore[import-unt
 from gmqtt.mqtt.handler import MQTTConnectError  # type: ignore[import-untyped]
 
 from ingest.batching import backoff
-from ingest.mqtt_session import Delivery, SessionConfig
+from ingest.mqtt_session import Delivery, Session, SessionConfig
 
 log = logging.getLogger("citysense.ingest.mqtt")
 
@@ -64,21 +63,12 @@ def _quiet_unacknowledged(loop: asyncio.AbstractEventLoop, context: dict[str, An
         loop.default_exception_handler(context)
 
 
-class GmqttSession:
+class GmqttSession(Session):
     def __init__(self, config: SessionConfig, on_arrival: Callable[[], None]) -> None:
-        self.config = config
-        self.inbox: collections.deque[Delivery] = collections.deque()
-        self._on_arrival = on_arrival
+        super().__init__(config, on_arrival, asyncio.Event())
         self._pending: dict[int, asyncio.Future[None]] = {}  # arrival number -> its coroutine's wait
         self._arrivals = 0
-        self._held = 0  # messages in the inbox or taken from it and not yet acknowledged
-        self._closing = False
-        self._generation = 0
-        self._connected = asyncio.Event()
         self._opener: asyncio.Task[None] | None = None
-        self.peak_held = 0
-        self.waits = 0  # how often reading was paused because Receive Maximum messages were held
-        self.dropped_acks = 0
         client = gmqtt.Client(
             config.client_id,
             clean_session=False,
@@ -212,22 +202,8 @@ class GmqttSession:
                             exc, delay)
             await asyncio.sleep(delay)
 
-    @property
-    def connected(self) -> bool:
-        return self._connected.is_set()
-
-    @property
-    def held(self) -> int:
-        """Messages in memory: in the inbox or taken from it and not yet acknowledged."""
-        return self._held
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
     def ack(self, deliveries: Sequence[Delivery]) -> int:
-        """Acknowledge, in arrival order, the deliveries of the current connection, and release
-        all of them from the memory bound. Returns acks sent."""
+        # Resolving the futures in this order resumes the coroutines, and so sends the PUBACKs, in it.
         sent = 0
         for d in deliveries:
             if d.qos == 0:
@@ -244,18 +220,15 @@ class GmqttSession:
         return sent
 
     def release(self, n: int) -> None:
-        """`n` held messages are done with (acknowledged, or dropped for the broker to redeliver)."""
         self._held -= n
         self._apply_bound()
 
     def publish(self, topic: str, payload: bytes) -> None:
-        """Fire-and-forget (QoS 0); dropped while disconnected, as a QoS 0 message may be."""
+        # Dropped while disconnected, as a QoS 0 message may be.
         if self._connected.is_set():
             self._client.publish(topic, payload, qos=0)
 
     def stop_taking(self) -> None:
-        """From now on leave new messages unacknowledged with the broker (it delivers them
-        again), so that draining what is held in memory has an end under a steady stream."""
         self._closing = True
 
     async def close(self) -> None:

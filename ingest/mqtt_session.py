@@ -26,6 +26,7 @@ dropped: the broker redelivers those messages and the unique key absorbs them.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import collections
 import contextlib
@@ -38,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -80,44 +81,70 @@ class Delivery:
     arrived: float  # time.monotonic(), for batch age
 
 
-class Session(Protocol):
-    """What ingest needs of an MQTT session; `MqttSession` (paho) and `gmqtt_session.GmqttSession`."""
+class Session(abc.ABC):
+    """What ingest needs of an MQTT session, and the bookkeeping every session keeps: the inbox,
+    the memory bound's counters and the connection generation. `MqttSession` (paho) and
+    `gmqtt_session.GmqttSession` implement it."""
 
-    config: SessionConfig
-    inbox: collections.deque[Delivery]
-    peak_held: int
-    waits: int
-    dropped_acks: int
-
-    @property
-    def held(self) -> int: ...
-    @property
-    def generation(self) -> int: ...
-    @property
-    def connected(self) -> bool: ...
-    async def open(self) -> None: ...
-    def ack(self, deliveries: Sequence[Delivery]) -> int: ...
-    def release(self, n: int) -> None: ...
-    def publish(self, topic: str, payload: bytes) -> None: ...
-    def stop_taking(self) -> None: ...
-    async def close(self) -> None: ...
-
-
-class MqttSession:
-    def __init__(self, config: SessionConfig, on_arrival: Callable[[], None]) -> None:
+    def __init__(self, config: SessionConfig, on_arrival: Callable[[], None],
+                 connected: threading.Event | asyncio.Event) -> None:
         self.config = config
         self.inbox: collections.deque[Delivery] = collections.deque()
         self._on_arrival = on_arrival
-        self._lock = threading.Lock()  # _held, _acks, _generation across the two threads
         self._held = 0  # messages in the inbox or taken from it and not yet acknowledged
-        self._acks: list[tuple[int, int]] = []  # (generation, packet id) committed, not yet sent
         self._closing = False  # no new messages taken
-        self._stopping = False  # the network thread ends
-        self._generation = 0
+        self._generation = 0  # one more at every connect and disconnect
+        self._connected = connected
         self.peak_held = 0
         self.waits = 0  # how often reading stopped because Receive Maximum messages were held
-        self._connected = threading.Event()
         self.dropped_acks = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def held(self) -> int:
+        """Messages in memory: in the inbox or taken from it and not yet acknowledged."""
+        return self._held
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Start connecting (in the background: a broker that is away is retried with backoff)."""
+
+    @abc.abstractmethod
+    def ack(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge, in arrival order, the deliveries of the current connection, and release
+        all of them from the memory bound. Returns acks sent (or queued)."""
+
+    @abc.abstractmethod
+    def release(self, n: int) -> None:
+        """`n` held messages are done with (acknowledged, or dropped for the broker to redeliver)."""
+
+    @abc.abstractmethod
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Fire-and-forget (QoS 0)."""
+
+    @abc.abstractmethod
+    def stop_taking(self) -> None:
+        """From now on leave new messages unacknowledged with the broker (it delivers them
+        again), so that draining what is held in memory has an end under a steady stream."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Send what is acknowledged, then disconnect."""
+
+
+class MqttSession(Session):
+    def __init__(self, config: SessionConfig, on_arrival: Callable[[], None]) -> None:
+        super().__init__(config, on_arrival, threading.Event())
+        self._lock = threading.Lock()  # _held, _acks, _generation across the two threads
+        self._acks: list[tuple[int, int]] = []  # (generation, packet id) committed, not yet sent
+        self._stopping = False  # the network thread ends
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -294,7 +321,7 @@ class MqttSession:
             client.loop_write()
 
     # -- caller's thread -------------------------------------------------------
-    def start(self) -> None:
+    async def open(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.config.session_expiry_s
         props.ReceiveMaximum = self.config.receive_maximum
@@ -304,25 +331,11 @@ class MqttSession:
         self._thread = threading.Thread(target=self._run, name="mqtt-network", daemon=True)
         self._thread.start()
 
-    async def open(self) -> None:
-        self.start()
-
-    @property
-    def connected(self) -> bool:
-        return self._connected.is_set()
-
-    @property
-    def held(self) -> int:
-        """Messages in memory: in the inbox or taken from it and not yet acknowledged."""
-        return self._held
-
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # BlockingIOError: already awake; OSError: closed
             self._wake_w.send(b"x")
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
-        """Acknowledge, in arrival order, the deliveries of the current connection, and release
-        all of them from the memory bound. Returns acks queued."""
         sent = 0
         with self._lock:
             for d in deliveries:
@@ -349,30 +362,23 @@ class MqttSession:
             c._last_msg_out = mqtt.time_func()
 
     def release(self, n: int) -> None:
-        """`n` held messages are done with (acknowledged, or dropped for the broker to redeliver)."""
         with self._lock:
             self._held -= n
         self._wake()
 
-    @property
-    def generation(self) -> int:
-        return self._generation
-
     def publish(self, topic: str, payload: bytes) -> None:
-        """Fire-and-forget (QoS 0); the network thread sends it."""
+        # Queued with paho; the network thread sends it.
         self._client.publish(topic, payload, qos=0)
         self._wake()
 
     def stop_taking(self) -> None:
-        """From now on leave new messages unacknowledged with the broker (it delivers them
-        again), so that draining what is held in memory has an end under a steady stream."""
         self._closing = True
         self._wake()
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.stop)
+        await asyncio.to_thread(self._stop_network_thread)
 
-    def stop(self) -> None:
+    def _stop_network_thread(self) -> None:
         self.stop_taking()
         self._stopping = True
         self._wake()
