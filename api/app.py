@@ -47,7 +47,6 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"a value the database cannot take: {detail}"}, status_code=400)
 
 
-
 async def _check_schema(pool: asyncpg.Pool) -> None:
     """Refuse to start on a database that lacks migrations (raises SchemaOutdated). A database
     that does not answer yet is no reason to refuse: /health reports it until it does."""
@@ -57,6 +56,7 @@ async def _check_schema(pool: asyncpg.Pool) -> None:
     except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
             asyncpg.CannotConnectNowError) as exc:
         log.warning("could not check the database schema at start (%s)", exc)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     cfg = settings or load_settings()

@@ -45,6 +45,20 @@ def free_port() -> int:
         return port
 
 
+def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float = 10.0) -> bool:
+    """True once something accepts connections on the loopback `port`; False when `proc` (the
+    server meant to listen there) ended first or `within` seconds passed."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
 def override_option(conf: str, option: str, value: str) -> str:
     """The config with every `option …` line set to `value` (appended when absent)."""
     lines = conf.splitlines()
@@ -91,15 +105,8 @@ class PrivateBroker:
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
+        if wait_listening(self.port, self.proc):
+            return
         raise RuntimeError(f"bench broker did not start:\n{self.log.read_text() if self.log.exists() else ''}")
 
     def log_count(self, needle: str) -> int:

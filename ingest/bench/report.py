@@ -271,8 +271,10 @@ def _machine_cpu_lines(stages: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def _writer_lines(w: Mapping[str, Any] | None) -> list[str]:
-    if not w or w.get("error") or not w.get("writer"):
-        return [] if not w or not w.get("error") else ["", f"database write alone: error: {w['error']}"]
+    if w and w.get("error"):
+        return ["", f"database write alone: error: {w['error']}"]
+    if not w or not w.get("writer"):
+        return []
 
     def one(name: str, r: Mapping[str, Any]) -> str:
         cpu = (f", backend CPU {r['backend_cpu_us_per_reading']} µs/reading = {r['backend_cpu_us_per_msg']} µs/msg"

@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -725,8 +725,6 @@ def stage_latency(b: Bench, rate: float, seconds: float) -> dict[str, Any]:
 
 def stage_writer(b: Bench, batches: int) -> dict[str, Any]:
     """The database write alone (write_cost.py): ingest's batches, with and without the rollups."""
-    from datetime import timedelta
-
     from ingest.prepare import Inbound, prepare
     from ingest.service import prepare_config
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import paho.mqtt.client as paho
 import pytest
 import trustme
 
+from ingest.bench.broker import wait_listening
 from tests.integration.support import MQTT_CLIENTS, IngestProcess, count, eventually, free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -44,15 +43,8 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     )
     proc = subprocess.Popen([MOSQUITTO, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the TLS Mosquitto did not start")
-            time.sleep(0.05)
+    if not wait_listening(port, proc):
+        pytest.fail("the TLS Mosquitto did not start")
     yield port, d / "ca.pem"
     proc.terminate()
     proc.wait(10)

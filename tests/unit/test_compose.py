@@ -15,7 +15,6 @@ import getpass
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import pytest
 import yaml
 
 from citysense.settings import Settings
+from ingest.bench.broker import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -349,13 +349,6 @@ def test_make_auth_refuses_plain_text_reserved_names_and_missing_passwords(tmp_p
     assert not (tmp_path / "o3" / "passwd").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def secured_broker(tmp_path: Path) -> Iterator[int]:
     """Mosquitto with deploy/docker/mosquitto/mosquitto.conf, its paths moved into tmp_path, and the
@@ -365,7 +358,7 @@ def secured_broker(tmp_path: Path) -> Iterator[int]:
     result = make_auth(src, out, **PASSWORDS)
     assert result.returncode == 0, result.stderr
     assert "3 device(s)" in result.stdout
-    port = _free_port()
+    port = free_port()
     conf = (MOSQUITTO_DIR / "mosquitto.conf").read_text()
     conf = re.sub(r"^listener 1883$", f"listener {port} 127.0.0.1", conf, flags=re.M)
     conf = conf.replace("/mosquitto/auth/", f"{out}/").replace("/mosquitto/data/", f"{data}/")
@@ -374,15 +367,8 @@ def secured_broker(tmp_path: Path) -> Iterator[int]:
     log = (tmp_path / "mosquitto.log").open("wb")
     proc = subprocess.Popen([MOSQUITTO, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((tmp_path / "mosquitto.log").read_text()) from None
-                time.sleep(0.05)
+        if not wait_listening(port, proc):
+            raise AssertionError((tmp_path / "mosquitto.log").read_text())
         yield port
     finally:
         proc.terminate()
