@@ -13,12 +13,15 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.admission import LiveLimits, LiveSlots, PublicRate
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
 from api.registry import RegistryCache
 from api.routes import aggregates, dashboard, health, live, policy, sensors
+from api.services.live import SNAPSHOT_QUERIES
 from api.state import AppState
+from api.throttle import PublicRateLimit
 from citysense.settings import Settings, load_settings
 from models.migrate import require_current
 
@@ -73,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await _check_schema(pool)
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
-        hub = Hub(cfg.api_live_queue)
+        hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
         bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
         tasks = [asyncio.create_task(registry.run(), name="registry")]
         if bus is not None:
@@ -81,6 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield {"app": AppState(
                 settings=cfg, pool=pool, keys=parse_api_keys(cfg.api_keys), registry=registry, hub=hub, bus=bus,
+                live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
+                                                cfg.api_live_max_per_address)),
+                public_rate=PublicRate(cfg.api_public_rate),
+                snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES),
             )}
         finally:
             for t in tasks:
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(asyncpg.DataError, _data_error)
+    app.add_middleware(PublicRateLimit)
     app.include_router(health.router)
     app.include_router(sensors.router)
     app.include_router(aggregates.router)

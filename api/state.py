@@ -1,12 +1,14 @@
 """What the API's lifespan yields to every request: settings, the database pool, the parsed API
-keys, the registry cache and the live hub."""
+keys, the registry cache, the live hub and the admission limits."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import asyncpg
 
+from api.admission import LiveSlots, PublicRate
 from api.auth import ApiKeys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
@@ -22,3 +24,6 @@ class AppState:
     registry: RegistryCache
     hub: Hub
     bus: BusFollower | None  # None when the live bus is switched off (CITYSENSE_INGEST_LIVE_TOPIC empty)
+    live_slots: LiveSlots
+    public_rate: PublicRate
+    snapshot_gate: asyncio.Semaphore  # live snapshot queries at once

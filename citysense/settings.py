@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
     api_open_min_sensors: int = Field(default=3, ge=2)
     api_max_rows: int = Field(default=100_000, ge=1, le=10_000_000)  # buckets x groups per aggregate answer
     api_live_queue: int = Field(default=10_000, ge=1)  # readings buffered per live client before it lags
+    # ...and bytes: the bound that makes a client's memory small whatever the readings look like.
+    api_live_queue_bytes: int = Field(default=256 * 1024, ge=4096)
+    api_live_max_lag_s: float = Field(default=60.0, gt=0)  # behind (or not reading) this long: disconnected
+    api_live_max_clients: int = Field(default=1000, ge=1)  # live clients per API process, all together
+    api_live_keyed_reserve: int = Field(default=100, ge=0)  # of those, slots only clients with a key may take
+    api_live_max_per_address: int = Field(default=16, ge=1)  # live clients per address without a key
+    api_live_snapshot_page: int = Field(default=250, ge=1, le=10_000)  # series per snapshot query and write
+    # Requests per client address without a key on /api/*, in the `limits` notation ("N/second;M/minute");
+    # empty: no limit. Keyed requests, /health and /metrics are never limited.
+    api_public_rate: str = "20/second;600/minute"
     api_live_recent_hours: int = Field(default=48, ge=1)  # latest values on connect / on the map: this far back
     api_registry_refresh_s: float = Field(default=60.0, gt=0)
 
@@ -83,6 +94,16 @@ class Settings(BaseSettings):
         parse_api_keys(v)
         return v
 
+    @field_validator("api_public_rate")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        if v.strip():
+            try:
+                parse_many(v)
+            except ValueError as exc:
+                raise ValueError(f"not a rate like '20/second;600/minute': {v!r}") from exc
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
@@ -100,6 +121,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CITYSENSE_INGEST_BATCH_MAX_MESSAGES must not exceed CITYSENSE_INGEST_RECEIVE_MAXIMUM "
                 f"({self.ingest_batch_max_messages} > {self.ingest_receive_maximum})"
+            )
+        if self.api_live_keyed_reserve >= self.api_live_max_clients:
+            raise ValueError(
+                "CITYSENSE_API_LIVE_KEYED_RESERVE must be below CITYSENSE_API_LIVE_MAX_CLIENTS "
+                f"({self.api_live_keyed_reserve} >= {self.api_live_max_clients})"
             )
         if self.ingest_share_group and not self.ingest_share_group.replace("-", "").replace("_", "").isalnum():
             raise ValueError("CITYSENSE_INGEST_SHARE_GROUP may hold letters, digits, - and _ only")

@@ -187,6 +187,35 @@ ORDER BY h.sensor_id, h.metric, h.bucket DESC
 """
 
 
+# One page of the live feed's snapshot: the latest value of each series after (sensor_id, metric) in
+# key order, filtered like the feed. Keyset paging walks the rollups' primary key (sensor_id, metric,
+# bucket), so every page costs the same however far into the fleet it is.
+_LATEST_PAGE = """
+SELECT DISTINCT ON (h.sensor_id, h.metric) h.sensor_id, h.metric, h.last_time AS time, h.last_value AS value
+FROM readings_hourly h JOIN sensors s ON s.id = h.sensor_id
+WHERE h.bucket >= time_bucket('1 hour', $1::timestamptz)
+  AND (h.sensor_id, h.metric) > ($2::text, $3::text)
+  AND (cardinality($4::text[]) = 0 OR h.metric = ANY($4))
+  AND (cardinality($5::text[]) = 0 OR h.sensor_id = ANY($5))
+  AND (cardinality($6::text[]) = 0 OR s.kind = ANY($6))
+  AND (cardinality($7::text[]) = 0 OR s.district = ANY($7))
+  AND ($8 OR NOT s.private)
+ORDER BY h.sensor_id, h.metric, h.bucket DESC
+LIMIT $9
+"""
+
+
+async def latest_page(
+    conn: asyncpg.Connection, since: datetime, after: tuple[str, str], metrics: Sequence[str],
+    sensor_ids: Sequence[str], kinds: Sequence[str], districts: Sequence[str], include_private: bool, limit: int,
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        _LATEST_PAGE, since, after[0], after[1], list(metrics), list(sensor_ids), list(kinds), list(districts),
+        include_private, limit,
+    )
+    return rows
+
+
 async def latest_recent(
     conn: asyncpg.Connection, since: datetime, sensor_ids: Sequence[str], metrics: Sequence[str]
 ) -> list[asyncpg.Record]:

@@ -5,14 +5,17 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, StreamingResponse
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
+from api.admission import Refusal
 from api.auth import Access, Verdict, decide, presented_key
 from api.auth import Scope as KeyScope
 from api.deps import LiveReadAccess, State
 from api.live.hub import LiveFilter
+from api.live.sse import EventStreamResponse
 from api.schemas import District, Problem
 from api.services.live import KEEPALIVE_S, events
 from api.state import AppState
@@ -36,7 +39,15 @@ Events, each a JSON object with a `type`:
 3. `reading` — the same fields as `latest`, for every reading committed to the database from now on
    (ingest republishes each committed batch on the live bus; a reading may arrive twice);
 4. `lagged` — `{missed}`: this client fell behind and `missed` readings were dropped for it alone
-   (its queue holds CITYSENSE_API_LIVE_QUEUE readings); others are not slowed.
+   (its queue holds CITYSENSE_API_LIVE_QUEUE readings and CITYSENSE_API_LIVE_QUEUE_BYTES bytes);
+   others are not slowed;
+5. `closed` — `{reason}`: the last event of a client that stayed behind for CITYSENSE_API_LIVE_MAX_LAG_S
+   (WebSocket: then closed with code 1008 and the reason). A client that reads nothing at all for that
+   long is disconnected.
+
+Limits (all configurable, see docs/operations.md): live clients per process, per client address
+without a key, and the request rate of callers without a key. A refused client gets 429 with
+`Retry-After` (WebSocket: accepted, then closed with code 1013 "try again later" and the reason).
 
 Filters combine with AND; repeat a parameter for OR within it. Without an API key
 (CITYSENSE_PUBLIC_READ=true) readings of private sensors are never sent.
@@ -60,31 +71,40 @@ def live_filter(
     summary="live readings as Server-Sent Events",
     description=_PROTOCOL + "\nSSE: each event has `event: <type>` and `data: <json>`; a comment line every "
                             "15 s keeps idle connections open.",
-    response_class=StreamingResponse,
+    response_class=EventStreamResponse,
+    status_code=200,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-               400: {"model": Problem}},
+               400: {"model": Problem}, 429: {"model": Problem}},
 )
 async def live_sse(
-    state: State, access: LiveReadAccess, kind: KindsQ = [], district: DistrictsQ = [],  # noqa: B006
-    sensor: SensorsQ = [], metric: MetricsQ = [],  # noqa: B006
-) -> StreamingResponse:
+    request: Request, state: State, access: LiveReadAccess, kind: KindsQ = [],  # noqa: B006
+    district: DistrictsQ = [], sensor: SensorsQ = [], metric: MetricsQ = [],  # noqa: B006
+) -> EventStreamResponse:
     try:
         flt = live_filter(kind, list(district), sensor, metric, access)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    address, keyed = client_address(request.client), access.authenticated
+    try:
+        state.live_slots.take(address, keyed)
+    except Refusal as r:
+        raise HTTPException(429, r.reason, headers={"Retry-After": str(r.retry_after_s)}) from None
 
     async def body() -> AsyncIterator[bytes]:
         yield b": citysense live feed\n\n"
-        async for ev in events(state, flt, keepalive=KEEPALIVE_S):
-            if ev is None:
-                yield b": keepalive\n\n"
-            else:
-                yield b"event: " + ev.type.encode() + b"\ndata: " + ev.data + b"\n\n"
+        async for batch in events(state, flt, keepalive=KEEPALIVE_S):
+            yield b": keepalive\n\n" if batch is None else b"".join(ev.sse for ev in batch)
 
-    return StreamingResponse(
-        body(), media_type="text/event-stream",
+    return EventStreamResponse(
+        body(), stall_s=state.settings.api_live_max_lag_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        on_close=lambda _stalled: state.live_slots.give_back(address, keyed),
     )
+
+
+def client_address(client: object) -> str:
+    host = getattr(client, "host", None)
+    return host if isinstance(host, str) else "unknown"
 
 
 async def _refuse(websocket: WebSocket, status: int, detail: str) -> None:
@@ -143,12 +163,35 @@ async def live_ws(
     except ValueError as exc:
         await _refuse(websocket, 400, str(exc))
         return
-    await websocket.accept()
+    address, keyed = client_address(websocket.client), access.authenticated
+    try:
+        if not keyed:
+            state.public_rate.hit(address)
+        state.live_slots.take(address, keyed)
+    except Refusal as r:
+        await websocket.accept()
+        await websocket.close(code=1013, reason=r.reason[:120])  # a close reason holds 123 bytes
+        return
+    try:
+        await websocket.accept()
+        await _stream(websocket, state, flt)
+    finally:
+        state.live_slots.give_back(address, keyed)
+
+
+async def _stream(websocket: WebSocket, state: AppState, flt: LiveFilter) -> None:
+    stall_s = state.settings.api_live_max_lag_s
+    closing: list[str] = []
 
     async def pump() -> None:
-        async for ev in events(state, flt):
-            if ev is not None:
-                await websocket.send_text(ev.data.decode())
+        async for batch in events(state, flt):
+            for ev in batch or ():
+                if ev.type == "closed":
+                    closing.append(orjson.loads(ev.data)["reason"])
+                # A client that reads nothing fills its socket and then this send waits: give up after
+                # the same time a client may stay behind.
+                async with asyncio.timeout(stall_s):
+                    await websocket.send_text(ev.data.decode())
 
     async def drain() -> None:
         # The only way to notice a client that went away while no readings flow.
@@ -164,7 +207,14 @@ async def live_ws(
     finally:
         for t in (sender, receiver):
             t.cancel()
-        await asyncio.gather(sender, receiver, return_exceptions=True)
+        results = await asyncio.gather(sender, receiver, return_exceptions=True)
+        stalled = isinstance(results[0], TimeoutError)
         if websocket.application_state is WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close()
+            # 1008 (policy violation) with the reason for a client that stayed behind; a client that
+            # reads nothing gets the close frame queued, and the server drops the socket after its
+            # close timeout.
+            code, reason = (1008, closing[0][:120]) if closing else (1008, "too slow: read nothing") if stalled \
+                else (1000, "")
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, TimeoutError):
+                async with asyncio.timeout(5):
+                    await websocket.close(code=code, reason=reason)

@@ -1,4 +1,11 @@
-"""The live feed of one client: the latest value of each matching series, then live readings."""
+"""The live feed of one client: the latest value of each matching series, then live readings.
+
+The snapshot is streamed from the database a page at a time: each page is one short query on a
+connection that goes back to the pool before the page is written to the client, so a client that
+does not read holds one page in memory and no database connection. At most `SNAPSHOT_QUERIES`
+snapshot pages are queried at once, whatever the number of clients connecting, so a crowd of new
+clients cannot take the pool from the API's other requests.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +13,56 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import orjson
-
 from api import queries
-from api.live.hub import Event, LiveFilter, reading_event
-from api.queries.aggregates import select_sensors
+from api.live.hub import Event, LiveFilter, event, reading_event
 from api.state import AppState
 
 KEEPALIVE_S = 15.0
+SNAPSHOT_QUERIES = 3  # of the pool's 10 connections
 
 
-async def snapshot(state: AppState, flt: LiveFilter) -> list[Event]:
-    """`latest` events: the latest value of every matching series that reported within
-    CITYSENSE_API_LIVE_RECENT_HOURS."""
-    async with state.pool.acquire() as conn:
-        sensors = await select_sensors(
-            conn, sorted(flt.districts), sorted(flt.kinds), sorted(flt.sensors), None, flt.include_private
-        )
-        if not sensors:
-            return []
-        since = datetime.now(UTC) - timedelta(hours=state.settings.api_live_recent_hours)
-        rows = await queries.latest_recent(conn, since, [s["id"] for s in sensors], sorted(flt.metrics))
-    return [
-        reading_event("latest", int(r["time"].timestamp() * 1000), r["sensor_id"], r["metric"], r["value"])
-        for r in rows
-    ]
+async def snapshot_pages(state: AppState, flt: LiveFilter) -> AsyncIterator[list[Event]]:
+    """`latest` events, a page at a time: the latest value of every matching series that reported
+    within CITYSENSE_API_LIVE_RECENT_HOURS, in (sensor_id, metric) order."""
+    page = state.settings.api_live_snapshot_page
+    since = datetime.now(UTC) - timedelta(hours=state.settings.api_live_recent_hours)
+    after = ("", "")
+    while True:
+        async with state.snapshot_gate, state.pool.acquire() as conn:
+            rows = await queries.latest_page(
+                conn, since, after, sorted(flt.metrics), sorted(flt.sensors), sorted(flt.kinds),
+                sorted(flt.districts), flt.include_private, page,
+            )
+        if rows:
+            yield [reading_event("latest", int(r["time"].timestamp() * 1000), r["sensor_id"], r["metric"],
+                                 r["value"]) for r in rows]
+        if len(rows) < page:
+            return
+        after = (rows[-1]["sensor_id"], rows[-1]["metric"])
 
 
-def _marker(kind: str, **fields: object) -> Event:
-    return Event(kind, orjson.dumps({"type": kind, **fields}))
-
-
-async def events(state: AppState, flt: LiveFilter, keepalive: float | None = None) -> AsyncIterator[Event | None]:
-    """What a client receives, in order. Subscribes before reading the snapshot, so nothing
-    committed in between is lost (it may come twice: once as latest, once as reading).
-    With `keepalive`, yields None after that many idle seconds."""
+async def events(
+    state: AppState, flt: LiveFilter, keepalive: float | None = None
+) -> AsyncIterator[list[Event] | None]:
+    """What a client receives, in order, in batches (everything that is ready is written at once).
+    Subscribes before reading the snapshot, so nothing committed in between is lost (it may come
+    twice: once as latest, once as reading). With `keepalive`, yields None after that many idle
+    seconds. Ends after a `closed` event when the hub gives up on a client that stays behind."""
     sub = state.hub.subscribe(flt)
     try:
-        latest = await snapshot(state, flt)
-        for ev in latest:
-            yield ev
-        yield _marker("snapshot_end", series=len(latest), live_bus=state.bus is not None)
+        series = 0
+        async for latest in snapshot_pages(state, flt):
+            series += len(latest)
+            yield latest
+        yield [event("snapshot_end", {"type": "snapshot_end", "series": series, "live_bus": state.bus is not None})]
         while True:
-            if keepalive is None:
-                yield await sub.next()
-                continue
             try:
-                yield await asyncio.wait_for(sub.next(), keepalive)
+                batch = await asyncio.wait_for(sub.take(), keepalive)
             except TimeoutError:
                 yield None
+                continue
+            yield batch
+            if sub.closed is not None:
+                return
     finally:
         state.hub.unsubscribe(sub)
