@@ -2,14 +2,22 @@
 
 Starlette's StreamingResponse waits for as long as the client's socket is full: a client that
 never reads would hold its connection, its task and whatever its iterator holds for ever. Here
-each write has `stall_s` to go through; after that the connection is dropped (the ASGI server
-closes the socket) and the client's resources are freed.
+each write has `stall_s` to go through; after that the connection is aborted and the client's
+resources are freed. The same happens when the stream ends while the client still has not taken
+what was written (the hub gave up on it).
+
+ASGI has no way to abort a connection, and a plain close waits until the client has read what is
+buffered, which a client that reads nothing never does. uvicorn's `receive` is a method of its
+request cycle, which holds the transport: `_abort` uses it there, and falls back to the ordinary
+close under a server that does not expose it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from starlette.responses import Response
@@ -19,6 +27,10 @@ log = logging.getLogger("citysense.api.live")
 
 # What uvicorn logs when an ASGI app ends a response without its last body message, which is
 # exactly how a stalled stream is dropped; `StalledStreamFilter` keeps it out of the error log.
+KERNEL_SEND_BUFFER_BYTES = 128 * 1024
+# What a client may have written to it but not yet taken before the next write waits.
+WRITE_BUFFER_BYTES = 64 * 1024
+
 UVICORN_INCOMPLETE = "ASGI callable returned without completing response."
 
 
@@ -43,8 +55,27 @@ class EventStreamResponse(Response):
         self.on_close = on_close  # called once the stream is over, with whether it stalled
         self.stalled = False
 
-    async def _pump(self, send: Send) -> None:
+    async def _room(self, transport: asyncio.WriteTransport | None) -> bool:
+        """Wait until the transport's own buffer is below WRITE_BUFFER_BYTES; False after `stall_s`.
+        The server's flow control cannot be relied on for this: under uvloop, uvicorn's send was
+        measured to never wait, and the buffer of a client that reads nothing grew without bound."""
+        if transport is None:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stall_s
+        pause = 0.01
+        while transport.get_write_buffer_size() > WRITE_BUFFER_BYTES:
+            if transport.is_closing() or loop.time() >= deadline:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        return True
+
+    async def _pump(self, send: Send, transport: asyncio.WriteTransport | None) -> None:
         async for data in self.chunks:
+            if not await self._room(transport):
+                self.stalled = True
+                return
             try:
                 async with asyncio.timeout(self.stall_s):
                     await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -55,13 +86,28 @@ class EventStreamResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
+    def _transport(receive: Receive) -> asyncio.WriteTransport | None:
+        transport = getattr(getattr(receive, "__self__", None), "transport", None)
+        # Duck-typed: uvloop's transports are not subclasses of asyncio's.
+        if all(hasattr(transport, a) for a in ("abort", "is_closing", "get_write_buffer_size")):
+            return transport
+        return None
+
+    @staticmethod
     async def _until_disconnect(receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        pump = asyncio.create_task(self._pump(send))
+        transport = self._transport(receive)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            # The kernel's send buffer grows to 4 MiB per socket by default (tcp_wmem): kernel memory a
+            # client that reads nothing takes from the machine, and a delay before it counts as stalled.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER_BYTES)
+        pump = asyncio.create_task(self._pump(send, transport))
         watch = asyncio.create_task(self._until_disconnect(receive))
         try:
             await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
@@ -81,5 +127,10 @@ class EventStreamResponse(Response):
             finally:
                 if self.on_close is not None:
                     self.on_close(self.stalled)
+        transport = self._transport(receive)
+        if transport is not None and not transport.is_closing() and (
+                self.stalled or transport.get_write_buffer_size() > 0):
+            self.stalled = True
+            transport.abort()
         if self.stalled:
             log.info("dropped a live client that read nothing for %g s", self.stall_s)

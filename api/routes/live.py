@@ -93,7 +93,12 @@ async def live_sse(
     async def body() -> AsyncIterator[bytes]:
         yield b": citysense live feed\n\n"
         async for batch in events(state, flt, keepalive=KEEPALIVE_S):
-            yield b": keepalive\n\n" if batch is None else b"".join(ev.sse for ev in batch)
+            if batch is None:
+                yield b": keepalive\n\n"
+                continue
+            data = b"".join(ev.sse for ev in batch)
+            batch.clear()  # no event stays referenced while the write waits for the client
+            yield data
 
     return EventStreamResponse(
         body(), stall_s=state.settings.api_live_max_lag_s,
@@ -185,13 +190,16 @@ async def _stream(websocket: WebSocket, state: AppState, flt: LiveFilter) -> Non
 
     async def pump() -> None:
         async for batch in events(state, flt):
-            for ev in batch or ():
-                if ev.type == "closed":
-                    closing.append(orjson.loads(ev.data)["reason"])
+            texts = [ev.data.decode() for ev in batch or ()]
+            if batch and batch[-1].type == "closed":
+                closing.append(orjson.loads(batch[-1].data)["reason"])
+            if batch:
+                batch.clear()  # no event stays referenced while a send waits for the client
+            for text in texts:
                 # A client that reads nothing fills its socket and then this send waits: give up after
                 # the same time a client may stay behind.
                 async with asyncio.timeout(stall_s):
-                    await websocket.send_text(ev.data.decode())
+                    await websocket.send_text(text)
 
     async def drain() -> None:
         # The only way to notice a client that went away while no readings flow.

@@ -33,12 +33,19 @@ async def snapshot_pages(state: AppState, flt: LiveFilter) -> AsyncIterator[list
                 conn, since, after, sorted(flt.metrics), sorted(flt.sensors), sorted(flt.kinds),
                 sorted(flt.districts), flt.include_private, page,
             )
-        if rows:
-            yield [reading_event("latest", int(r["time"].timestamp() * 1000), r["sensor_id"], r["metric"],
-                                 r["value"]) for r in rows]
-        if len(rows) < page:
+        n = len(rows)
+        latest = [reading_event("latest", int(r["time"].timestamp() * 1000), r["sensor_id"], r["metric"], r["value"])
+                  for r in rows]
+        if n:
+            after = (rows[-1]["sensor_id"], rows[-1]["metric"])
+        # Nothing of the page may stay referenced while this generator waits on a client that does
+        # not read: held by hundreds of such clients, small leftovers pin whole allocator arenas
+        # (measured: 1.1 MiB per client with 250-series pages). The consumer clears the list.
+        del rows
+        if latest:
+            yield latest
+        if n < page:
             return
-        after = (rows[-1]["sensor_id"], rows[-1]["metric"])
 
 
 async def events(
@@ -47,7 +54,8 @@ async def events(
     """What a client receives, in order, in batches (everything that is ready is written at once).
     Subscribes before reading the snapshot, so nothing committed in between is lost (it may come
     twice: once as latest, once as reading). With `keepalive`, yields None after that many idle
-    seconds. Ends after a `closed` event when the hub gives up on a client that stays behind."""
+    seconds. Ends after a `closed` event when the hub gives up on a client that stays behind.
+    The caller owns each list it gets and should clear it once written (see `snapshot_pages`)."""
     sub = state.hub.subscribe(flt)
     try:
         series = 0
