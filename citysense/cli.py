@@ -54,7 +54,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ingest.bench import stages
+    from bench import stages
 
     return stages.main(args)
 
@@ -92,7 +92,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="payload file (default: standard input)")
     p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
     if command == "bench":
-        from ingest.bench.options import add_bench_options
+        from bench.options import add_bench_options
 
         add_bench_options(p)
     return parser

@@ -16,7 +16,7 @@ import paho.mqtt.client as paho
 import pytest
 import trustme
 
-from ingest.bench.broker import wait_listening
+from bench.broker import wait_listening
 from tests.integration.support import MQTT_CLIENTS, IngestProcess, count, eventually, free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.broker import free_port, wait_listening
 from citysense.settings import Settings
-from ingest.bench.broker import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -34,7 +34,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from citysense.endpoints import MqttEndpoint
 
 MOSQUITTO = "/usr/sbin/mosquitto"
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "citysense.conf"
+TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "citysense.conf"
 BROKER_RECEIVE_MAXIMUM = 1000  # the shipped config's max_inflight_messages, advertised in CONNACK
 
 
@@ -251,7 +251,7 @@ def connack_receive_maximum(body: bytes) -> int:
 
 def connect_packet(client_id: str, username: str | None, password: str | None, keepalive: int = 60) -> bytes:
     """An MQTT v5 CONNECT with Clean Start and session expiry 0 (no session is kept for a publisher)."""
-    from ingest.bench.messages import varint
+    from bench.messages import varint
 
     def text(s: str) -> bytes:
         raw = s.encode()
@@ -405,7 +405,7 @@ _PACED_TICK_S = 0.002  # a paced publisher sends what is due every 2 ms
 def _publisher(job: PublishJob, ready: Any, go: Any, results: Any) -> None:
     import resource
 
-    from ingest.bench.messages import MessageSet
+    from bench.messages import MessageSet
 
     ms = MessageSet(Path(job.set_dir))
     base = int(ms.packet_off[job.lo])

@@ -44,14 +44,14 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import numpy as np
 
+from bench import cpu, report, write_cost
+from bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
+from bench.consumers import ConsumerJob, ConsumerResult, consume
+from bench.messages import MessageSet, bench_fleet, load_or_generate
+from bench.options import FULL, QUICK
 from citysense.endpoints import MqttEndpoint
 from citysense.services import mosquitto_version
 from citysense.settings import Settings
-from ingest.bench import cpu, report, write_cost
-from ingest.bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
-from ingest.bench.consumers import ConsumerJob, ConsumerResult, consume
-from ingest.bench.messages import MessageSet, bench_fleet, load_or_generate
-from ingest.bench.options import FULL, QUICK
 
 SESSION_EXPIRY_S = 3600
 STALL_S = 60.0  # a stage fails when nothing was committed for this long
@@ -209,7 +209,7 @@ class Bench:
 
     # -- MQTT ----------------------------------------------------------------------------------
     def register(self, client_id: str, subscriptions: list[str]) -> None:
-        from ingest.bench.broker import register_session
+        from bench.broker import register_session
 
         register_session(self.ep, client_id, subscriptions, SESSION_EXPIRY_S)
         self.sessions.add(client_id)
@@ -404,7 +404,7 @@ def _wait_broker_caught_up(b: Bench, client_id: str, before: int, timeout: float
 def _unacknowledged(ep: MqttEndpoint, client_id: str, quiet_s: float = 1.0) -> int:
     """Messages the broker still holds for the session (sent and not acknowledged, or never sent):
     it sends them all to a client that resumes the session with a large Receive Maximum."""
-    from ingest.bench.broker import client, connect_props
+    from bench.broker import client, connect_props
 
     got: list[int] = []
     c = client(ep, client_id, manual_ack=True)
@@ -930,8 +930,8 @@ def main(args: Any) -> int:
         try:
             run_stages(b)
             if args.api:
-                b.say("API latency benchmark (api/bench.py) …")
-                from api import bench as api_bench
+                b.say("API latency benchmark (bench/api_latency.py) …")
+                from bench import api_latency as api_bench
 
                 try:
                     api = asyncio.run(api_bench.run(settings, quick=quick))

@@ -38,7 +38,7 @@ FORMAT_VERSION = 2
 # set is the same whatever the day it is generated, and no reading is ever in the future.
 PERIOD_START = datetime(2025, 1, 6, tzinfo=UTC)
 DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[1]
 # Natural counter resets off. They once raised IndexError here (a first reset after the window,
 # fixed in simulators.signals); turning them on now would change every cached message set.
 _NO_RESETS = {"resets_per_year": 0.0}
