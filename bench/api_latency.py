@@ -36,8 +36,8 @@ import numpy as np
 import uvicorn
 
 from citysense.settings import Settings
+from models.districts import DISTRICTS
 
-DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
 BENCH_KEY = "bench-admin-key-0123456789"
 TARGETS_MS = {"district_by_day_30d": 50.0, "sensor_raw_one_day": 20.0}
 

@@ -37,7 +37,6 @@ FORMAT_VERSION = 2
 # A fixed period in winter (no DST fold to blur local device clocks), long in the past: the
 # set is the same whatever the day it is generated, and no reading is ever in the future.
 PERIOD_START = datetime(2025, 1, 6, tzinfo=UTC)
-DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
 _ROOT = Path(__file__).resolve().parents[1]
 # Natural counter resets off. They once raised IndexError here (a first reset after the window,
 # fixed in simulators.signals); turning them on now would change every cached message set.
@@ -46,6 +45,7 @@ _NO_RESETS = {"resets_per_year": 0.0}
 
 def bench_fleet(sensors: int) -> Any:
     """The default fleet cloned to `sensors` sensors, device ids valid for each format (simulators.fleet)."""
+    from models.districts import DISTRICTS
     from simulators.fleet import Fleet, Sensor, load_fleet, rename
 
     base = load_fleet(None).sensors
