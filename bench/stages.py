@@ -47,7 +47,8 @@ import numpy as np
 from bench import cpu, report, write_cost
 from bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
 from bench.consumers import ConsumerJob, ConsumerResult, consume
-from bench.messages import MessageSet, bench_fleet, load_or_generate
+from bench.fleet import bench_fleet
+from bench.messages import MessageSet, load_or_generate
 from bench.options import FULL, QUICK
 from citysense.endpoints import MqttEndpoint
 from citysense.services import mosquitto_version
