@@ -74,7 +74,7 @@ class PrivateBroker:
     """Mosquitto from the shipped config template, on a free loopback port, state in `directory`."""
 
     def __init__(self, directory: Path, max_packet_size: int | None = None) -> None:
-        from citysense.service_layout import render_mosquitto_conf
+        from devenv.layout import render_mosquitto_conf
 
         self.dir = directory
         self.port = free_port()

@@ -167,7 +167,7 @@ class MessageSet:
 
 
 def cache_root() -> Path:
-    from citysense.service_layout import resolve_layout
+    from devenv.layout import resolve_layout
 
     return resolve_layout(os.environ, Path.home()).cache_dir / "bench"
 

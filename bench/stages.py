@@ -51,8 +51,8 @@ from bench.fleet import bench_fleet
 from bench.messages import MessageSet, load_or_generate
 from bench.options import FULL, QUICK
 from citysense.endpoints import MqttEndpoint
-from citysense.services import mosquitto_version
 from citysense.settings import Settings
+from devenv.local_services import mosquitto_version
 
 SESSION_EXPIRY_S = 3600
 STALL_S = 60.0  # a stage fails when nothing was committed for this long
@@ -807,7 +807,7 @@ def _ensure_database(settings: Settings, say: Callable[[str], None]) -> None:
     if os.environ.get("CITYSENSE_DATABASE_URL"):
         raise RuntimeError("the database of CITYSENSE_DATABASE_URL is not reachable")
     say("local TimescaleDB not reachable: running `citysense services up --only postgres`")
-    from citysense import services
+    from devenv import local_services as services
 
     with contextlib.redirect_stdout(sys.stderr):
         if services.run("up", "postgres") != 0:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 
 def _services(args: argparse.Namespace) -> int:
-    from citysense import services
+    from devenv import local_services as services
 
     return services.run(args.action, args.only)
 

@@ -4,7 +4,7 @@ Mosquitto is Debian's /usr/sbin/mosquitto with deploy/mosquitto/citysense.conf.
 TimescaleDB comes from a system PostgreSQL that has the extension, or else
 (Debian 12 has no TimescaleDB package) from a Debian trixie tree built once with
 debootstrap into the cache dir and run under chroot(1). Decisions and rendered
-text live in citysense.service_layout; this module does the I/O.
+text live in devenv.layout; this module does the I/O.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
-from citysense import service_layout as sl
 from citysense.endpoints import (
     LOCAL_MQTT_PORT,
     LOCAL_PG_PORT,
@@ -33,6 +32,7 @@ from citysense.endpoints import (
     check_database_url,
     parse_mqtt_url,
 )
+from devenv import layout as sl
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "citysense.conf"
@@ -205,7 +205,7 @@ def _via_sudo(action: str, layout: sl.Layout, overrides: sl.Overrides, only: str
         assignments.append(f"{sl.MQTT_URL_VAR}={overrides.mqtt_url}")
     # `env` rather than sudo's own VAR=value: that needs SETENV in sudoers.
     # Straight to run(): the smallest import surface for the root process.
-    entry = "import sys; from citysense.services import run; sys.exit(run(sys.argv[1], sys.argv[2] or None))"
+    entry = "import sys; from devenv.local_services import run; sys.exit(run(sys.argv[1], sys.argv[2] or None))"
     argv = [sudo, "env", *assignments, sys.executable, "-c", entry, action, only or ""]
     return subprocess.call(argv)
 
