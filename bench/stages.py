@@ -45,14 +45,15 @@ import asyncpg
 import numpy as np
 
 from bench import cpu, report, write_cost
-from bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
+from bench.broker import BusListener, Published, clear_session, publish
 from bench.consumers import ConsumerJob, ConsumerResult, consume
 from bench.fleet import bench_fleet
 from bench.messages import MessageSet, load_or_generate
 from bench.options import FULL, QUICK
 from citysense.endpoints import MqttEndpoint
 from citysense.settings import Settings
-from devenv.local_services import mosquitto_version
+from devenv.mosquitto import PrivateBroker
+from devenv.mosquitto import version as mosquitto_version
 
 SESSION_EXPIRY_S = 3600
 STALL_S = 60.0  # a stage fails when nothing was committed for this long

@@ -33,9 +33,8 @@ from citysense.endpoints import (
     parse_mqtt_url,
 )
 from devenv import layout as sl
-
-MOSQUITTO = "/usr/sbin/mosquitto"
-TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "citysense.conf"
+from devenv import mosquitto
+from devenv.mosquitto import MOSQUITTO, TEMPLATE
 
 PG_START_TIMEOUT = 120.0  # crash recovery of a big WAL can take a while
 MQTT_START_TIMEOUT = 20.0
@@ -225,47 +224,6 @@ def _give_back_state_dir(layout: sl.Layout) -> None:
 # --- Mosquitto -----------------------------------------------------------------------
 
 
-def mosquitto_version() -> str:
-    try:
-        out = _run([MOSQUITTO, "-h"], timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    for line in out.splitlines():
-        if line.startswith("mosquitto version"):
-            return line.split()[-1]
-    return "?"
-
-
-def _mqtt_handshake(host: str, port: int, timeout: float = 3.0) -> bool:
-    """A real MQTT v5 CONNECT/CONNACK, not just an open port."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    result: dict[str, bool] = {}
-
-    def on_connect(client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        result["ok"] = not reason_code.is_failure
-
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"citysense-services-probe-{os.getpid()}",
-        protocol=mqtt.MQTTv5,
-    )
-    client.on_connect = on_connect
-    try:
-        client.connect(host, port, keepalive=10)
-        deadline = time.monotonic() + timeout
-        while "ok" not in result and time.monotonic() < deadline:
-            client.loop(timeout=0.1)
-    except OSError:
-        return False
-    finally:
-        # Sends DISCONNECT when connected and closes the socket either way.
-        with contextlib.suppress(Exception):
-            client.disconnect()
-    return result.get("ok", False)
-
-
 def _mosquitto_pid(layout: sl.Layout) -> int | None:
     pid = _read_pid(layout.mosquitto_pid)
     return pid if _alive(pid, ("mosquitto",)) else None
@@ -276,10 +234,10 @@ def _mosquitto_up(layout: sl.Layout, overrides: sl.Overrides) -> None:
         _say(f"mosquitto: not started, using {sl.MQTT_URL_VAR}={sl.mask_password(overrides.mqtt_url)}")
         return
     where = f"{sl.LOOPBACK}:{LOCAL_MQTT_PORT}"
-    version = mosquitto_version()
+    version = mosquitto.version()
     pid = _mosquitto_pid(layout)
     if pid is not None:
-        if not _mqtt_handshake(sl.LOOPBACK, LOCAL_MQTT_PORT):
+        if not mosquitto.answers_mqtt(sl.LOOPBACK, LOCAL_MQTT_PORT):
             _fail(
                 f"mosquitto (pid {pid}) is running but does not answer MQTT on {where}; "
                 f"see {layout.mosquitto_log}, or run `citysense services down` first"
@@ -317,7 +275,7 @@ def _mosquitto_up(layout: sl.Layout, overrides: sl.Overrides) -> None:
         )
     deadline = time.monotonic() + MQTT_START_TIMEOUT
     while time.monotonic() < deadline:
-        if _mqtt_handshake(sl.LOOPBACK, LOCAL_MQTT_PORT, timeout=1.0):
+        if mosquitto.answers_mqtt(sl.LOOPBACK, LOCAL_MQTT_PORT, timeout=1.0):
             _say(f"mosquitto ({version}) on {where} — ready (pid {_read_pid(layout.mosquitto_pid)})")
             return
         time.sleep(0.2)

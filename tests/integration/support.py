@@ -20,8 +20,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from bench.broker import PrivateBroker, free_port
 from citysense.endpoints import MqttEndpoint
+from devenv.mosquitto import PrivateBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Ingest's MQTT clients (CITYSENSE_INGEST_MQTT_CLIENT): the modules about delivery run with each.

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bench.broker import free_port, wait_listening
 from citysense.settings import Settings
+from devenv.mosquitto import MOSQUITTO, Mosquitto, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -303,7 +303,6 @@ def test_docker_compose_config_resolves_the_replicas(compose_cli: list[str], tmp
 
 # --- the ACL and password file on a real Mosquitto -------------------------------------------
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
 needs_mosquitto = pytest.mark.skipif(
     not (Path(MOSQUITTO).exists() and MOSQUITTO_PASSWD),
@@ -363,17 +362,8 @@ def secured_broker(tmp_path: Path) -> Iterator[int]:
     conf = re.sub(r"^listener 1883$", f"listener {port} 127.0.0.1", conf, flags=re.M)
     conf = conf.replace("/mosquitto/auth/", f"{out}/").replace("/mosquitto/data/", f"{data}/")
     conf += f"\nuser {getpass.getuser()}\n"  # stay who we are (the temp dir is private)
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    log = (tmp_path / "mosquitto.log").open("wb")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        if not wait_listening(port, proc):
-            raise AssertionError((tmp_path / "mosquitto.log").read_text())
+    with Mosquitto(tmp_path / "broker", conf, port):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 class _Client:

@@ -11,9 +11,10 @@ import orjson
 import pytest
 
 from bench import report
-from bench.broker import connack_receive_maximum, connect_packet, override_option
+from bench.broker import connack_receive_maximum, connect_packet
 from bench.messages import publish_packet, varint
 from bench.options import CLIENTS, DEFAULT_STAGES, STAGES, _clients, _stages
+from devenv.mosquitto import override_option
 
 BASE = 1_736_121_600_000  # 2025-01-06T00:00:00Z in ms
 
