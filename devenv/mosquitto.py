@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import pwd
+import signal
 import socket
 import subprocess
 import time
@@ -20,17 +22,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from citysense.endpoints import MqttEndpoint
+from citysense.endpoints import LOCAL_MQTT_PORT, MqttEndpoint
+from devenv import layout as sl
 from devenv.layout import render_mosquitto_conf
+from devenv.processes import STOP_TIMEOUT, alive, fail, port_open, read_pid, run_tool, say, tail, wait_gone
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "citysense.conf"
+MQTT_START_TIMEOUT = 20.0
 
 
 def version() -> str:
     """The installed Mosquitto's version, "?" when there is none."""
     try:
-        out = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=10, check=False).stdout
+        out = run_tool([MOSQUITTO, "-h"], timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     for line in out.splitlines():
@@ -177,3 +182,82 @@ class PrivateBroker(Mosquitto):
             text = override_option(text, "max_packet_size", str(max_packet_size))
         (directory / "data").mkdir(parents=True, exist_ok=True)
         super().__init__(directory, text, port)
+
+
+# --- the daemon of `citysense services` ------------------------------------------------------
+
+
+def daemon_pid(layout: sl.Layout) -> int | None:
+    pid = read_pid(layout.mosquitto_pid)
+    return pid if alive(pid, ("mosquitto",)) else None
+
+
+def up(layout: sl.Layout, overrides: sl.Overrides) -> None:
+    if overrides.mqtt_url:
+        say(f"mosquitto: not started, using {sl.MQTT_URL_VAR}={sl.mask_password(overrides.mqtt_url)}")
+        return
+    where = f"{sl.LOOPBACK}:{LOCAL_MQTT_PORT}"
+    installed = version()
+    pid = daemon_pid(layout)
+    if pid is not None:
+        if not answers_mqtt(sl.LOOPBACK, LOCAL_MQTT_PORT):
+            fail(
+                f"mosquitto (pid {pid}) is running but does not answer MQTT on {where}; "
+                f"see {layout.mosquitto_log}, or run `citysense services down` first"
+            )
+        say(f"mosquitto ({installed}) on {where} — already running (pid {pid})")
+        return
+    if not Path(MOSQUITTO).exists():
+        fail(f"{MOSQUITTO} not found; run scripts/bootstrap.sh (installs the Debian package mosquitto)")
+    if port_open(sl.LOOPBACK, LOCAL_MQTT_PORT):
+        fail(
+            f"port {LOCAL_MQTT_PORT} is already in use by another process (not the broker of "
+            f"{layout.state_dir}); stop it, or set {sl.MQTT_URL_VAR} to use it"
+        )
+
+    layout.mosquitto_persistence.mkdir(parents=True, exist_ok=True)
+    layout.mosquitto_pid.unlink(missing_ok=True)
+    try:
+        template = TEMPLATE.read_text()
+    except OSError as exc:
+        fail(f"cannot read the Mosquitto template {TEMPLATE}: {exc}")
+    conf = sl.render_mosquitto_conf(
+        template,
+        persistence_dir=layout.mosquitto_persistence,
+        pid_file=layout.mosquitto_pid,
+        log_file=layout.mosquitto_log,
+        user=pwd.getpwuid(os.geteuid()).pw_name,
+    )
+    layout.mosquitto_conf.write_text(conf)
+    started = run_tool([MOSQUITTO, "-c", str(layout.mosquitto_conf), "-d"], timeout=30)
+    if started.returncode != 0:
+        fail(
+            f"mosquitto failed to start (exit {started.returncode}):\n"
+            f"{(started.stderr + started.stdout).strip()}\nlog: {layout.mosquitto_log}\n"
+            f"{tail(layout.mosquitto_log)}"
+        )
+    deadline = time.monotonic() + MQTT_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if answers_mqtt(sl.LOOPBACK, LOCAL_MQTT_PORT, timeout=1.0):
+            say(f"mosquitto ({installed}) on {where} — ready (pid {read_pid(layout.mosquitto_pid)})")
+            return
+        time.sleep(0.2)
+    fail(
+        f"mosquitto did not accept an MQTT connection on {where} within {MQTT_START_TIMEOUT:.0f}s; "
+        f"see {layout.mosquitto_log}:\n{tail(layout.mosquitto_log)}"
+    )
+
+
+def down(layout: sl.Layout) -> None:
+    pid = daemon_pid(layout)
+    if pid is None:
+        layout.mosquitto_pid.unlink(missing_ok=True)
+        say("mosquitto: not running")
+        return
+    # SIGTERM, never SIGKILL first: mosquitto writes its persistence file on a
+    # clean exit, which is what keeps queued QoS1 messages across a restart.
+    os.kill(pid, signal.SIGTERM)
+    if not wait_gone(pid, ("mosquitto",), STOP_TIMEOUT):
+        fail(f"mosquitto (pid {pid}) did not exit within {STOP_TIMEOUT:.0f}s of SIGTERM; see {layout.mosquitto_log}")
+    layout.mosquitto_pid.unlink(missing_ok=True)
+    say(f"mosquitto: stopped (was pid {pid})")
