@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from citysense.api_keys import parse_api_keys
 from citysense.endpoints import (
     LOCAL_DATABASE_URL,
     LOCAL_MQTT_URL,
@@ -78,8 +79,6 @@ class Settings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _keys(cls, v: str) -> str:
-        from api.auth import parse_api_keys  # lazily: settings must not pull in the API package
-
         parse_api_keys(v)
         return v
 
