@@ -39,7 +39,7 @@ import gmqtt  # type: ignore[import-untyped]
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS  # type: ignore[import-untyped]
 from gmqtt.mqtt.handler import MQTTConnectError  # type: ignore[import-untyped]
 
-from ingest.batching import backoff
+from citysense.backoff import backoff
 from ingest.mqtt_session import Delivery, Session, SessionConfig
 
 log = logging.getLogger("citysense.ingest.mqtt")

@@ -47,8 +47,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from citysense.backoff import backoff
 from citysense.endpoints import MqttEndpoint
-from ingest.batching import backoff
 from ingest.mqtt_socket import BufferedClient, BufferedSocket
 
 log = logging.getLogger("citysense.ingest.mqtt")

@@ -25,9 +25,11 @@ from datetime import timedelta
 import asyncpg
 from prometheus_client import start_http_server
 
+from citysense import live_bus
+from citysense.backoff import backoff
 from citysense.settings import Settings, load_settings
-from ingest import live_bus, telemetry
-from ingest.batching import BatchPolicy, backoff
+from ingest import telemetry
+from ingest.batching import BatchPolicy
 from ingest.decoders.registry import default_subscriptions
 from ingest.gmqtt_session import GmqttSession
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
