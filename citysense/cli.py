@@ -18,9 +18,23 @@ def _services(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    import asyncpg
+
+    from citysense.settings import load_settings
     from models import migrate
 
-    return migrate.main()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = load_settings()
+    try:
+        applied = asyncio.run(migrate.run(settings))
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"migrate: cannot apply the schema: {exc}", file=sys.stderr)
+        return 1
+    print(f"migrate: {len(applied)} migration(s) applied, schema up to date")
+    return 0
 
 
 def _ingest(args: argparse.Namespace) -> int:
