@@ -92,7 +92,7 @@ async def _coverage(url: str) -> tuple[int, datetime | None, datetime | None, in
 async def _backfill_simulated(url: str, settings: Settings, sensors: int, start: datetime, end: datetime
                               ) -> dict[str, Any]:
     from bench.fleet import bench_fleet
-    from ingest.service import prepare_config
+    from ingest.prepare import prepare_config
     from simulators.backfill import backfill
 
     fleet = bench_fleet(sensors, {"bench": True})  # the mark _coverage counts

@@ -727,8 +727,7 @@ def stage_latency(b: Bench, rate: float, seconds: float) -> dict[str, Any]:
 
 def stage_writer(b: Bench, batches: int) -> dict[str, Any]:
     """The database write alone (write_cost.py): ingest's batches, with and without the rollups."""
-    from ingest.prepare import Inbound, prepare
-    from ingest.service import prepare_config
+    from ingest.prepare import Inbound, prepare, prepare_config
 
     size = b.settings.ingest_batch_max_messages
     batches = max(1, min(batches, len(b.set) // size))

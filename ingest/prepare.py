@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from citysense.settings import Settings
 from ingest.decoders.base import DecodeContext
 from ingest.decoders.registry import decode
 from ingest.derived import derive
@@ -34,6 +35,17 @@ class PrepareConfig:
     max_future: timedelta
     oldest: timedelta | None = None  # raw-data horizon: older readings cannot be stored
     strict: bool = False
+
+
+def prepare_config(settings: Settings) -> PrepareConfig:
+    """The CITYSENSE_INGEST_* limits prepare() applies (ingest, backfill and the bench use the same)."""
+    return PrepareConfig(
+        tz=settings.tz,
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_future=timedelta(seconds=settings.ingest_max_future_s),
+        oldest=timedelta(days=settings.retention_days) if settings.retention_days else None,
+        strict=settings.ingest_strict_sensors,
+    )
 
 
 @dataclass(slots=True)
