@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     ingest_share_group: str = ""  # set to split one stream over replicas ($share/<group>/…)
     ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     ingest_keepalive_s: int = Field(default=60, ge=5, le=65535)
-    ingest_mqtt_client: Literal["paho", "gmqtt"] = "paho"
+    ingest_mqtt_client: Literal["paho"] = "paho"  # the only client left; see _client below
     ingest_receive_maximum: int = Field(default=6000, ge=1, le=65535)
     ingest_batch_max_messages: int = Field(default=3000, ge=1)
     ingest_writers: int = Field(default=2, ge=1, le=8)  # batches written at once (acks stay in order)
@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     @classmethod
     def _mqtt(cls, v: str) -> str:
         parse_mqtt_url(v)
+        return v
+
+    @field_validator("ingest_mqtt_client", mode="before")
+    @classmethod
+    def _client(cls, v: object) -> object:
+        if v == "gmqtt":
+            raise ValueError(
+                "gmqtt was removed from ingest: it measured slower than paho here (docs/performance.md) "
+                "and its session depended on gmqtt's private connection internals; use paho (the default)"
+            )
         return v
 
     @field_validator("api_keys")

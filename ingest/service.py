@@ -30,7 +30,6 @@ from citysense.settings import Settings, load_settings
 from ingest import telemetry
 from ingest.batching import BatchPolicy
 from ingest.decoders.registry import default_subscriptions
-from ingest.gmqtt_session import GmqttSession
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
 from ingest.prepare import Inbound, PreparedBatch, prepare, prepare_config
 from ingest.retention import enforce_retention
@@ -72,8 +71,6 @@ def session_config(settings: Settings) -> SessionConfig:
 
 
 def open_session(settings: Settings, on_arrival: Callable[[], None]) -> Session:
-    if settings.ingest_mqtt_client == "gmqtt":
-        return GmqttSession(session_config(settings), on_arrival)
     return MqttSession(session_config(settings), on_arrival)
 
 
@@ -113,7 +110,7 @@ class Ingest:
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
 
-    def _wake(self) -> None:  # the MQTT session's network thread (or the loop, with gmqtt)
+    def _wake(self) -> None:  # the MQTT session's network thread
         self._loop.call_soon_threadsafe(self._arrived.set)
 
     def request_stop(self) -> None:

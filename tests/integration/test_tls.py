@@ -1,6 +1,6 @@
-"""Ingest over TLS (`mqtts://`), with each MQTT client: both read from a socket of their own making
-(paho a buffered one, gmqtt an asyncio transport), so the TLS path is tested end to end against a
-Mosquitto with a TLS listener and a certificate from a throwaway CA (trustme)."""
+"""Ingest over TLS (`mqtts://`): paho reads from a buffered socket of ingest's own making, so the TLS
+path is tested end to end against a Mosquitto with a TLS listener and a certificate from a
+throwaway CA (trustme)."""
 
 from __future__ import annotations
 
