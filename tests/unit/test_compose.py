@@ -232,6 +232,17 @@ def test_dockerfile_runs_citysense_as_a_non_root_user() -> None:
         assert entry in ignored
 
 
+def test_the_image_holds_the_product_only() -> None:
+    """No bench or dev-environment code in the service image: not copied, not even in the context."""
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {line.split()[1] for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line}
+    assert {"citysense", "ingest", "api", "models", "simulators"} <= copied
+    assert not copied & {"bench", "devenv", ".", "tests"}
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "bench" in ignored
+    assert "devenv" in ignored
+
+
 def test_operations_doc_covers_every_setting() -> None:
     doc = (ROOT / "docs" / "operations.md").read_text()
     missing = [f"CITYSENSE_{f.upper()}" for f in Settings.model_fields if f"`CITYSENSE_{f.upper()}`" not in doc]
