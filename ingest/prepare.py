@@ -69,13 +69,18 @@ class PreparedBatch:
         return len(self.values)
 
 
-def _readings_of(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float]) -> list[Reading]:
+def decoded(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float] | None = None) -> list[Reading]:
+    """One message's readings as ingest reads them: size limit, decode, derive. Times are the
+    payload's own (None where it carries none); not yet validated. `citysense decode` shows these."""
     if len(msg.payload) > cfg.max_payload_bytes:
         raise OversizePayload(len(msg.payload), cfg.max_payload_bytes)
-    ctx = DecodeContext(tz=cfg.tz, received_at=msg.received_at, bin_depth_mm=bin_depth_mm)
-    readings = derive(decode(msg.topic, msg.payload, ctx), ctx)
+    ctx = DecodeContext(tz=cfg.tz, received_at=msg.received_at, bin_depth_mm=bin_depth_mm or {})
+    return derive(decode(msg.topic, msg.payload, ctx), ctx)
+
+
+def _readings_of(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float]) -> list[Reading]:
     # A payload without a time is stamped with its receive time.
-    return [r if r.time is not None else r._replace(time=msg.received_at) for r in readings]
+    return [r if r.time is not None else r._replace(time=msg.received_at) for r in decoded(msg, cfg, bin_depth_mm)]
 
 
 def prepare(
