@@ -31,7 +31,10 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && rm /tmp/requirements.txt
 
 # The application, installed as a regular (non-editable) package; the sources are removed
-# afterwards so only site-packages is imported.
+# afterwards so only site-packages is imported. Only the product and its ground are copied:
+# the bench (bench/) and the development environment (devenv/: `citysense services`, the
+# Mosquitto launcher of the tests) stay out of the image, and .dockerignore keeps them out of
+# the build context as well.
 COPY README.md ./
 COPY citysense ./citysense
 COPY ingest ./ingest

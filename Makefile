@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CITYSENSE := $(BIN)/citysense
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap services migrate lint unit integration down clean
+.PHONY: demo test bootstrap services migrate lint unit deployment integration down clean
 
 demo: services migrate
 	@bash scripts/demo.sh
@@ -32,6 +32,9 @@ lint: bootstrap
 
 unit: bootstrap
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+deployment: bootstrap
+	$(BIN)/pytest tests/deployment $(PYTEST_ARGS)
 
 integration: services
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from models.districts import District as District  # re-exported: the routes' parameters use it too
 from models.metrics import Kind
 
 
@@ -34,9 +35,6 @@ def _storable_json(v: dict[str, Any]) -> dict[str, Any]:
 
 Text = Annotated[str, AfterValidator(_storable_text)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-
-DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
-District = Literal["Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal"]
 
 
 class HealthStatus(BaseModel):

@@ -7,20 +7,50 @@ FastAPI and `citysense services` works before the database exists.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def _wing(module: str, command: str) -> Any:
+    """The wing module `module` (bench/ or devenv/), or None after saying why when this installation
+    has none: the service image carries the product only (Dockerfile)."""
+    wing = module.partition(".")[0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != wing:
+            raise
+    print(f"citysense {command}: not in this installation ({wing}/ is left out of the service image); "
+          "run it from a checkout (scripts/bootstrap.sh)", file=sys.stderr)
+    return None
 
 
 def _services(args: argparse.Namespace) -> int:
-    from citysense import services
-
-    return services.run(args.action, args.only)
+    services = _wing("devenv.local_services", "services")
+    return 2 if services is None else int(services.run(args.action, args.only))
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    import asyncpg
+
+    from citysense.settings import load_settings
     from models import migrate
 
-    return migrate.main()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = load_settings()
+    try:
+        applied = asyncio.run(migrate.run(settings))
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"migrate: cannot apply the schema: {exc}", file=sys.stderr)
+        return 1
+    print(f"migrate: {len(applied)} migration(s) applied, schema up to date")
+    return 0
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -54,9 +84,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ingest.bench import stages
-
-    return stages.main(args)
+    stages = _wing("bench.stages", "bench")
+    return 2 if stages is None else int(stages.main(args))
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -91,8 +120,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--topic", required=True, help="the MQTT topic the payload arrived on")
     p.add_argument("file", nargs="?", help="payload file (default: standard input)")
     p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
-    if command == "bench":
-        from ingest.bench.options import add_bench_options
+    if command == "bench" and importlib.util.find_spec("bench") is not None:  # else _bench says why
+        from bench.options import add_bench_options
 
         add_bench_options(p)
     return parser

@@ -14,6 +14,7 @@ from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from citysense.api_keys import parse_api_keys
 from citysense.endpoints import (
     LOCAL_DATABASE_URL,
     LOCAL_MQTT_URL,
@@ -41,7 +42,7 @@ class Settings(BaseSettings):
     ingest_share_group: str = ""  # set to split one stream over replicas ($share/<group>/…)
     ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     ingest_keepalive_s: int = Field(default=60, ge=5, le=65535)
-    ingest_mqtt_client: Literal["paho", "gmqtt"] = "paho"
+    ingest_mqtt_client: Literal["paho"] = "paho"  # the only client left; see _client below
     ingest_receive_maximum: int = Field(default=6000, ge=1, le=65535)
     ingest_batch_max_messages: int = Field(default=3000, ge=1)
     ingest_writers: int = Field(default=2, ge=1, le=8)  # batches written at once (acks stay in order)
@@ -86,11 +87,19 @@ class Settings(BaseSettings):
         parse_mqtt_url(v)
         return v
 
+    @field_validator("ingest_mqtt_client", mode="before")
+    @classmethod
+    def _client(cls, v: object) -> object:
+        if v == "gmqtt":
+            raise ValueError(
+                "gmqtt was removed from ingest: it measured slower than paho here (docs/performance.md) "
+                "and its session depended on gmqtt's private connection internals; use paho (the default)"
+            )
+        return v
+
     @field_validator("api_keys")
     @classmethod
     def _keys(cls, v: str) -> str:
-        from api.auth import parse_api_keys  # lazily: settings must not pull in the API package
-
         parse_api_keys(v)
         return v
 

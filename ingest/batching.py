@@ -1,9 +1,7 @@
-"""When a batch is due, and how long to wait before retrying a failed write. Pure."""
+"""When a batch is due. Pure. (How long to wait before a retry is citysense.backoff.)"""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -25,15 +23,3 @@ class BatchPolicy:
 
     def time_left(self, oldest_arrival: float, now: float) -> float:
         return max(0.0, self.max_age_s - (now - oldest_arrival))
-
-
-def backoff(
-    initial: float = 0.5, factor: float = 2.0, cap: float = 30.0, jitter: float = 0.2,
-    rng: random.Random | None = None,
-) -> Iterator[float]:
-    """Exponential delays with ± `jitter` spread, so replicas do not retry in lockstep."""
-    rand = rng or random.Random()
-    delay = initial
-    while True:
-        yield delay * (1 + jitter * (2 * rand.random() - 1))
-        delay = min(cap, delay * factor)

@@ -1,34 +1,30 @@
-"""`citysense decode --topic TOPIC [FILE]`: decode one payload exactly as ingest would."""
+"""`citysense decode --topic TOPIC [FILE]`: decode one payload exactly as ingest would.
+
+The readings come from ingest.prepare.decoded (size limit, decode, derive: the first half of
+prepare()) and are validated as a whole: one bad reading rejects the payload here, so the
+user sees why, where ingest would store the good ones and dead-letter the rest."""
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from citysense.settings import load_settings
-from ingest.decoders.base import DecodeContext
-from ingest.decoders.registry import decode
-from ingest.derived import derive
 from ingest.errors import Rejected
+from ingest.prepare import Inbound, decoded, prepare_config
 from ingest.validation import require_valid
 from models.metrics import unit_of
 
 
 def main(topic: str, file: str | None) -> int:
     payload = Path(file).read_bytes() if file else sys.stdin.buffer.read()
-    settings = load_settings()
+    cfg = prepare_config(load_settings())
     now = datetime.now(UTC)
-    ctx = DecodeContext(tz=settings.tz, received_at=now)
-    if len(payload) > settings.ingest_max_payload_bytes:
-        print(f"rejected: payload of {len(payload)} bytes exceeds the limit of "
-              f"{settings.ingest_max_payload_bytes} bytes", file=sys.stderr)
-        return 1
     try:
-        readings = require_valid(derive(decode(topic, payload, ctx), ctx), now,
-                                 timedelta(seconds=settings.ingest_max_future_s))
+        readings = require_valid(decoded(Inbound(topic, payload, now), cfg), now, cfg.max_future)
     except Rejected as exc:
         print(f"rejected ({type(exc).__name__}): {exc}", file=sys.stderr)
         return 1

@@ -47,8 +47,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from citysense.backoff import backoff
 from citysense.endpoints import MqttEndpoint
-from ingest.batching import backoff
 from ingest.mqtt_socket import BufferedClient, BufferedSocket
 
 log = logging.getLogger("citysense.ingest.mqtt")
@@ -83,8 +83,8 @@ class Delivery:
 
 class Session(abc.ABC):
     """What ingest needs of an MQTT session, and the bookkeeping every session keeps: the inbox,
-    the memory bound's counters and the connection generation. `MqttSession` (paho) and
-    `gmqtt_session.GmqttSession` implement it."""
+    the memory bound's counters and the connection generation. `MqttSession` (paho) implements it;
+    a gmqtt session did too until gmqtt was removed from ingest (docs/performance.md has the numbers)."""
 
     def __init__(self, config: SessionConfig, on_arrival: Callable[[], None],
                  connected: threading.Event | asyncio.Event) -> None:

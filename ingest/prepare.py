@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from citysense.settings import Settings
 from ingest.decoders.base import DecodeContext
 from ingest.decoders.registry import decode
 from ingest.derived import derive
@@ -36,6 +37,17 @@ class PrepareConfig:
     strict: bool = False
 
 
+def prepare_config(settings: Settings) -> PrepareConfig:
+    """The CITYSENSE_INGEST_* limits prepare() applies (ingest, backfill and the bench use the same)."""
+    return PrepareConfig(
+        tz=settings.tz,
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_future=timedelta(seconds=settings.ingest_max_future_s),
+        oldest=timedelta(days=settings.retention_days) if settings.retention_days else None,
+        strict=settings.ingest_strict_sensors,
+    )
+
+
 @dataclass(slots=True)
 class SensorSeen:
     kind: str
@@ -57,13 +69,18 @@ class PreparedBatch:
         return len(self.values)
 
 
-def _readings_of(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float]) -> list[Reading]:
+def decoded(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float] | None = None) -> list[Reading]:
+    """One message's readings as ingest reads them: size limit, decode, derive. Times are the
+    payload's own (None where it carries none); not yet validated. `citysense decode` shows these."""
     if len(msg.payload) > cfg.max_payload_bytes:
         raise OversizePayload(len(msg.payload), cfg.max_payload_bytes)
-    ctx = DecodeContext(tz=cfg.tz, received_at=msg.received_at, bin_depth_mm=bin_depth_mm)
-    readings = derive(decode(msg.topic, msg.payload, ctx), ctx)
+    ctx = DecodeContext(tz=cfg.tz, received_at=msg.received_at, bin_depth_mm=bin_depth_mm or {})
+    return derive(decode(msg.topic, msg.payload, ctx), ctx)
+
+
+def _readings_of(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float]) -> list[Reading]:
     # A payload without a time is stamped with its receive time.
-    return [r if r.time is not None else r._replace(time=msg.received_at) for r in readings]
+    return [r if r.time is not None else r._replace(time=msg.received_at) for r in decoded(msg, cfg, bin_depth_mm)]
 
 
 def prepare(

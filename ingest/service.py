@@ -20,18 +20,18 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import asyncpg
 from prometheus_client import start_http_server
 
+from citysense import live_bus
+from citysense.backoff import backoff
 from citysense.settings import Settings, load_settings
-from ingest import live_bus, telemetry
-from ingest.batching import BatchPolicy, backoff
+from ingest import telemetry
+from ingest.batching import BatchPolicy
 from ingest.decoders.registry import default_subscriptions
-from ingest.gmqtt_session import GmqttSession
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
-from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, prepare
+from ingest.prepare import Inbound, PreparedBatch, prepare, prepare_config
 from ingest.retention import enforce_retention
 from ingest.writer import Writer
 from models.migrate import SchemaOutdated, require_current
@@ -71,19 +71,7 @@ def session_config(settings: Settings) -> SessionConfig:
 
 
 def open_session(settings: Settings, on_arrival: Callable[[], None]) -> Session:
-    if settings.ingest_mqtt_client == "gmqtt":
-        return GmqttSession(session_config(settings), on_arrival)
     return MqttSession(session_config(settings), on_arrival)
-
-
-def prepare_config(settings: Settings) -> PrepareConfig:
-    return PrepareConfig(
-        tz=settings.tz,
-        max_payload_bytes=settings.ingest_max_payload_bytes,
-        max_future=timedelta(seconds=settings.ingest_max_future_s),
-        oldest=timedelta(days=settings.retention_days) if settings.retention_days else None,
-        strict=settings.ingest_strict_sensors,
-    )
 
 
 @dataclass
@@ -122,7 +110,7 @@ class Ingest:
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
 
-    def _wake(self) -> None:  # the MQTT session's network thread (or the loop, with gmqtt)
+    def _wake(self) -> None:  # the MQTT session's network thread
         self._loop.call_soon_threadsafe(self._arrived.set)
 
     def request_stop(self) -> None:

@@ -8,18 +8,25 @@ server's edition has them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import sys
 from dataclasses import dataclass
 from importlib import resources
+from typing import Protocol
 
 import asyncpg
 
-from citysense.settings import Settings, load_settings
-
 log = logging.getLogger("citysense.migrate")
+
+
+class Settings(Protocol):
+    """The two settings migrating needs (citysense.settings.Settings has them); a protocol, so the
+    schema package depends on nothing else of citysense."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def late_window_hours(self) -> int: ...
 
 _LOCK_KEY = 0x43697479  # "City": any constant shared by all migrators
 _NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
@@ -129,15 +136,3 @@ async def run(settings: Settings) -> list[Migration]:
         return await apply(conn, settings)
     finally:
         await conn.close()
-
-
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = load_settings()
-    try:
-        applied = asyncio.run(run(settings))
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"migrate: cannot apply the schema: {exc}", file=sys.stderr)
-        return 1
-    print(f"migrate: {len(applied)} migration(s) applied, schema up to date")
-    return 0

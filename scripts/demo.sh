@@ -22,7 +22,7 @@ trap cleanup INT TERM EXIT
 
 prefix() { sed -u "s/^/[$1] /"; }
 
-if [ "$($BIN/python -m models.has_data)" = "empty" ]; then
+if [ "$($BIN/python -m devenv.has_data)" = "empty" ]; then
     echo "demo: the database is empty: backfilling 7 days of simulated history first…"
     $BIN/citysense backfill --days 7 2>&1 | prefix backfill
 fi

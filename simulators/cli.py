@@ -120,7 +120,7 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 def backfill(args: argparse.Namespace) -> int:
-    from ingest.service import prepare_config
+    from ingest.prepare import prepare_config
     from simulators.backfill import backfill as run_backfill
 
     settings = _settings()

@@ -29,7 +29,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-DISTRICTS: tuple[str, ...] = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
+from models.districts import DISTRICTS as DISTRICTS  # re-exported: a fleet file's districts are these
+
 KINDS: tuple[str, ...] = ("energy", "air", "mobility", "bin")
 
 # Leuven and its deelgemeenten with a margin; a sensor outside is a typo (a swapped lat/lon).

@@ -1,20 +1,19 @@
 // Formatting and colour scales. Pure functions, no DOM.
 
+// The district list is not written out here: the server generates districts.js from
+// models/districts.py (api/routes/dashboard.py).
+import { DISTRICTS } from './districts.js';
+
+export { DISTRICTS };
+
 export const CITY_TZ = 'Europe/Brussels';
 
-export const DISTRICTS = ['Leuven', 'Heverlee', 'Kessel-Lo', 'Wilsele', 'Wijgmaal'];
-
-// Okabe-Ito: tells the five districts apart also for colour-blind readers.
-const DISTRICT_COLOURS = {
-  'Leuven': '#0072b2',
-  'Heverlee': '#e69f00',
-  'Kessel-Lo': '#009e73',
-  'Wilsele': '#cc79a7',
-  'Wijgmaal': '#56b4e9',
-};
+// Okabe-Ito, in the order of DISTRICTS: tells the five districts apart also for colour-blind readers.
+const DISTRICT_PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9'];
 
 export function districtColour(name) {
-  return DISTRICT_COLOURS[name] ?? '#8a94a0';
+  const i = DISTRICTS.indexOf(name);
+  return (i >= 0 ? DISTRICT_PALETTE[i] : undefined) ?? '#8a94a0';
 }
 
 export function districtOrder(a, b) {

@@ -16,9 +16,9 @@ import aiomqtt
 
 from api.live.hub import Hub
 from api.registry import RegistryCache
+from citysense import live_bus
+from citysense.backoff import backoff
 from citysense.endpoints import MqttEndpoint
-from ingest import live_bus
-from ingest.batching import backoff
 
 log = logging.getLogger("citysense.api.live")
 

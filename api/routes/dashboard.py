@@ -1,6 +1,7 @@
 """The dashboard: a static page at `/` (HTML, ES modules, CSS, SVG from `api/dashboard/`).
 
-No templating and nothing fetched from elsewhere: the page calls this API from the browser.
+No templating and nothing fetched from elsewhere: the page calls this API from the browser. One
+module is generated rather than stored: `districts.js`, the district list of models/districts.py.
 The files are served by name from a list made at import time (no paths from the request reach
 the file system), kept out of the OpenAPI document, and sent with a Content-Security-Policy that
 allows this origin only.
@@ -11,9 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
+
+from models.districts import DISTRICTS
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
@@ -46,10 +50,15 @@ def _files(directory: Path) -> dict[str, Path]:
 
 FILES = _files(DASHBOARD_DIR)
 
+# A module generated from the one district list, so the page's scripts do not repeat it.
+GENERATED = {"districts.js": f"export const DISTRICTS = {orjson.dumps(list(DISTRICTS)).decode()};\n"}
+
 router = APIRouter(include_in_schema=False)
 
 
-def _send(name: str) -> FileResponse:
+def _send(name: str) -> Response:
+    if name in GENERATED:
+        return Response(GENERATED[name], media_type=MEDIA_TYPES[".js"], headers=HEADERS)
     path = FILES.get(name)
     if path is None:
         raise HTTPException(404, "no such dashboard file")
@@ -57,7 +66,7 @@ def _send(name: str) -> FileResponse:
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-async def dashboard_page() -> FileResponse:
+async def dashboard_page() -> Response:
     """The dashboard page."""
     return _send("index.html")
 
@@ -65,6 +74,6 @@ async def dashboard_page() -> FileResponse:
 @router.api_route("/dashboard/{name}", methods=["GET", "HEAD"])
 async def dashboard_file(
     name: Annotated[str, PathParam(max_length=100, pattern=r"^[A-Za-z0-9_-]+\.[a-z]+$")],
-) -> FileResponse:
+) -> Response:
     """A script, style sheet or image of the dashboard."""
     return _send(name)

@@ -17,8 +17,8 @@ from api.aggregation import (
     check_metric_agg,
     parse_bbox,
 )
-from api.schemas import District
 from api.timebuckets import check_range, parse_bucket
+from models.districts import District
 from models.metrics import METRICS, Kind
 
 METRIC_HELP = "a canonical metric (SPEC.md), one of: " + ", ".join(METRICS)

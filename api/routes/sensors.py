@@ -8,9 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from api import queries
 from api.deps import AdminAccess, Conn, ReadAccess, State
 from api.schemas import (
-    DISTRICTS,
     SENSOR_ID_PATTERN,
-    District,
     Problem,
     ReadingOut,
     SensorCreate,
@@ -25,6 +23,7 @@ from api.schemas import (
 )
 from api.services import sensors as service
 from api.timebuckets import EARLIEST, LATEST
+from models.districts import DISTRICTS, District
 from models.metrics import METRICS, Kind
 
 router = APIRouter(prefix="/api/v1", tags=["sensors"])

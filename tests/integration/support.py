@@ -21,11 +21,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from citysense.endpoints import MqttEndpoint
-from ingest.bench.broker import PrivateBroker, free_port
+from devenv.mosquitto import PrivateBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Ingest's MQTT clients (CITYSENSE_INGEST_MQTT_CLIENT): the modules about delivery run with each.
-MQTT_CLIENTS = ("paho", "gmqtt")
+MQTT_CLIENTS = ("paho",)
 # The test session's own broker is the benchmark's: one implementation of "a real Mosquitto
 # from deploy/mosquitto/citysense.conf on a free loopback port".
 Broker = PrivateBroker

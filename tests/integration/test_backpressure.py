@@ -30,14 +30,8 @@ async def _at_least(db: asyncpg.Connection, readings: int) -> bool:
 
 
 def _bound(mqtt_client: str, unique: str) -> int:
-    """The most messages ingest may hold. paho's callback waits, so exactly the Receive Maximum.
-    gmqtt's session pauses the socket, but what was read before still arrives: asyncio's stream
-    buffer (gmqtt's reader pauses itself beyond 128 KiB, and one read adds up to 256 KiB) and
-    gmqtt's own 64 KiB read, in the smallest PUBLISH packets here."""
-    if mqtt_client == "paho":
-        return RECEIVE_MAXIMUM
-    smallest = min(len(t) + len(p) + 2 + 2 + 1 + 2 for t, p in json_stream(unique, BACKLOG))
-    return RECEIVE_MAXIMUM + (128 + 256 + 64) * 1024 // smallest
+    """The most messages ingest may hold: paho's callback waits, so exactly the Receive Maximum."""
+    return RECEIVE_MAXIMUM
 
 
 def _gauge(text: str, name: str) -> float:

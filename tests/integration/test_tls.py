@@ -1,12 +1,10 @@
-"""Ingest over TLS (`mqtts://`), with each MQTT client: both read from a socket of their own making
-(paho a buffered one, gmqtt an asyncio transport), so the TLS path is tested end to end against a
-Mosquitto with a TLS listener and a certificate from a throwaway CA (trustme)."""
+"""Ingest over TLS (`mqtts://`): paho reads from a buffered socket of ingest's own making, so the TLS
+path is tested end to end against a Mosquitto with a TLS listener and a certificate from a
+throwaway CA (trustme)."""
 
 from __future__ import annotations
 
 import getpass
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +14,9 @@ import paho.mqtt.client as paho
 import pytest
 import trustme
 
-from ingest.bench.broker import wait_listening
+from devenv.mosquitto import MOSQUITTO, Mosquitto
 from tests.integration.support import MQTT_CLIENTS, IngestProcess, count, eventually, free_port
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MESSAGES = 200
 
 
@@ -35,19 +32,19 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     server.private_key_pem.write_to_path(str(d / "server.key"))
     server.cert_chain_pems[0].write_to_path(str(d / "server.pem"))
     port = free_port()
-    (d / "mosquitto.conf").write_text(
+    broker = Mosquitto(
+        d, port=port,
         # Run as whoever runs the tests (as the bench's broker does): started as root, Mosquitto
         # would otherwise switch to its own user, which cannot read pytest's private directories.
-        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\ncafile {d / 'ca.pem'}\ncertfile {d / 'server.pem'}\n"
-        f"keyfile {d / 'server.key'}\nallow_anonymous true\npersistence false\n"
+        conf=f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\ncafile {d / 'ca.pem'}\n"
+        f"certfile {d / 'server.pem'}\nkeyfile {d / 'server.key'}\nallow_anonymous true\npersistence false\n",
     )
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    if not wait_listening(port, proc):
-        pytest.fail("the TLS Mosquitto did not start")
+    try:
+        broker.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the TLS Mosquitto did not start: {exc}")
     yield port, d / "ca.pem"
-    proc.terminate()
-    proc.wait(10)
+    broker.stop()
 
 
 def _publish_over_tls(port: int, ca: Path, messages: list[tuple[str, bytes]]) -> None:

@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from ingest.batching import BatchPolicy, backoff
+from citysense.backoff import backoff
+from ingest.batching import BatchPolicy
 
 
 @pytest.mark.parametrize(

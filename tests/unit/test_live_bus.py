@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest import live_bus
+from citysense import live_bus
 from ingest.prepare import PreparedBatch
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from ingest.bench.report import stat_cpu_ticks
+from bench.report import stat_cpu_ticks
 from ingest.prepare import PreparedBatch
 from ingest.writer import Writer
 

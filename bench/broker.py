@@ -1,8 +1,9 @@
-"""The bench's MQTT side: a private Mosquitto, persistent sessions, publishers, the live-bus listener.
+"""The bench's MQTT side: persistent sessions, publishers, the live-bus listener.
 
-The broker is the shipped configuration (deploy/mosquitto/citysense.conf: max_inflight_messages
-1000, max_queued_messages 1,000,000, persistence) on a free loopback port, so the bench never
-touches the sessions of the local broker that `citysense services up` runs. Publishers are
+The broker (devenv.mosquitto.PrivateBroker) is the shipped configuration
+(deploy/mosquitto/citysense.conf: max_inflight_messages 1000, max_queued_messages 1,000,000,
+persistence) on a free loopback port, so the bench never touches the sessions of the local
+broker that `citysense services up` runs. Publishers are
 separate processes (paho-mqtt, QoS 1, a window of up to 20,000 unacknowledged messages, so
 16-bit packet ids never collide); their clocks are the wall clock (time.time()), the same
 clock the live-bus listener stamps arrivals with.
@@ -11,10 +12,8 @@ clock the live-bus listener stamps arrivals with.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import multiprocessing
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,97 +32,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citysense.endpoints import MqttEndpoint
 
-MOSQUITTO = "/usr/sbin/mosquitto"
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "citysense.conf"
 BROKER_RECEIVE_MAXIMUM = 1000  # the shipped config's max_inflight_messages, advertised in CONNACK
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float = 10.0) -> bool:
-    """True once something accepts connections on the loopback `port`; False when `proc` (the
-    server meant to listen there) ended first or `within` seconds passed."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-
-
-def override_option(conf: str, option: str, value: str) -> str:
-    """The config with every `option …` line set to `value` (appended when absent)."""
-    lines = conf.splitlines()
-    hits = [i for i, line in enumerate(lines) if line.split()[:1] == [option]]
-    for i in hits:
-        lines[i] = f"{option} {value}"
-    if not hits:
-        lines.append(f"{option} {value}")
-    return "\n".join(lines) + "\n"
-
-
-class PrivateBroker:
-    """Mosquitto from the shipped config template, on a free loopback port, state in `directory`."""
-
-    def __init__(self, directory: Path, max_packet_size: int | None = None) -> None:
-        from citysense.service_layout import render_mosquitto_conf
-
-        self.dir = directory
-        self.port = free_port()
-        (directory / "data").mkdir(parents=True, exist_ok=True)
-        self.conf = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        text = render_mosquitto_conf(
-            TEMPLATE.read_text(), port=self.port, persistence_dir=directory / "data",
-            pid_file=directory / "mosquitto.pid", log_file=self.log, user=getpass.getuser(),
-        )
-        if max_packet_size is not None:
-            text = override_option(text, "max_packet_size", str(max_packet_size))
-        self.conf.write_text(text)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> MqttEndpoint:
-        return MqttEndpoint("127.0.0.1", self.port, tls=False)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if wait_listening(self.port, self.proc):
-            return
-        raise RuntimeError(f"bench broker did not start:\n{self.log.read_text() if self.log.exists() else ''}")
-
-    def log_count(self, needle: str) -> int:
-        """How many lines of the broker's log hold `needle`."""
-        try:
-            return sum(needle in line for line in self.log.read_text(errors="replace").splitlines())
-        except OSError:
-            return 0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def client(endpoint: MqttEndpoint, client_id: str = "", manual_ack: bool = False) -> mqtt.Client:
@@ -251,7 +160,7 @@ def connack_receive_maximum(body: bytes) -> int:
 
 def connect_packet(client_id: str, username: str | None, password: str | None, keepalive: int = 60) -> bytes:
     """An MQTT v5 CONNECT with Clean Start and session expiry 0 (no session is kept for a publisher)."""
-    from ingest.bench.messages import varint
+    from bench.messages import varint
 
     def text(s: str) -> bytes:
         raw = s.encode()
@@ -405,7 +314,7 @@ _PACED_TICK_S = 0.002  # a paced publisher sends what is due every 2 ms
 def _publisher(job: PublishJob, ready: Any, go: Any, results: Any) -> None:
     import resource
 
-    from ingest.bench.messages import MessageSet
+    from bench.messages import MessageSet
 
     ms = MessageSet(Path(job.set_dir))
     base = int(ms.packet_off[job.lo])

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from citysense.settings import Settings
-from ingest.bench.broker import free_port, wait_listening
+from devenv.mosquitto import MOSQUITTO, Mosquitto, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -232,6 +232,17 @@ def test_dockerfile_runs_citysense_as_a_non_root_user() -> None:
         assert entry in ignored
 
 
+def test_the_image_holds_the_product_only() -> None:
+    """No bench or dev-environment code in the service image: not copied, not even in the context."""
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {line.split()[1] for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line}
+    assert {"citysense", "ingest", "api", "models", "simulators"} <= copied
+    assert not copied & {"bench", "devenv", ".", "tests"}
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "bench" in ignored
+    assert "devenv" in ignored
+
+
 def test_operations_doc_covers_every_setting() -> None:
     doc = (ROOT / "docs" / "operations.md").read_text()
     missing = [f"CITYSENSE_{f.upper()}" for f in Settings.model_fields if f"`CITYSENSE_{f.upper()}`" not in doc]
@@ -303,7 +314,6 @@ def test_docker_compose_config_resolves_the_replicas(compose_cli: list[str], tmp
 
 # --- the ACL and password file on a real Mosquitto -------------------------------------------
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
 needs_mosquitto = pytest.mark.skipif(
     not (Path(MOSQUITTO).exists() and MOSQUITTO_PASSWD),
@@ -363,17 +373,8 @@ def secured_broker(tmp_path: Path) -> Iterator[int]:
     conf = re.sub(r"^listener 1883$", f"listener {port} 127.0.0.1", conf, flags=re.M)
     conf = conf.replace("/mosquitto/auth/", f"{out}/").replace("/mosquitto/data/", f"{data}/")
     conf += f"\nuser {getpass.getuser()}\n"  # stay who we are (the temp dir is private)
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    log = (tmp_path / "mosquitto.log").open("wb")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        if not wait_listening(port, proc):
-            raise AssertionError((tmp_path / "mosquitto.log").read_text())
+    with Mosquitto(tmp_path / "broker", conf, port):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 class _Client:

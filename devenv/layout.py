@@ -3,7 +3,7 @@
 Nothing here touches the file system, runs a process or reads the environment
 itself; `citysense.services` does the I/O and hands the inputs in. That keeps
 every decision (which mirror, which PostgreSQL, what goes in a config file) a
-plain function with table-driven tests in tests/unit/test_service_layout.py.
+plain function with table-driven tests in tests/unit/devenv/test_layout.py.
 """
 
 from __future__ import annotations

@@ -44,14 +44,16 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import numpy as np
 
+from bench import cpu, report, write_cost
+from bench.broker import BusListener, Published, clear_session, publish
+from bench.consumers import ConsumerJob, ConsumerResult, consume
+from bench.fleet import bench_fleet
+from bench.messages import MessageSet, load_or_generate
+from bench.options import FULL, QUICK
 from citysense.endpoints import MqttEndpoint
-from citysense.services import mosquitto_version
 from citysense.settings import Settings
-from ingest.bench import cpu, report, write_cost
-from ingest.bench.broker import BusListener, PrivateBroker, Published, clear_session, publish
-from ingest.bench.consumers import ConsumerJob, ConsumerResult, consume
-from ingest.bench.messages import MessageSet, bench_fleet, load_or_generate
-from ingest.bench.options import FULL, QUICK
+from devenv.mosquitto import PrivateBroker
+from devenv.mosquitto import version as mosquitto_version
 
 SESSION_EXPIRY_S = 3600
 STALL_S = 60.0  # a stage fails when nothing was committed for this long
@@ -209,7 +211,7 @@ class Bench:
 
     # -- MQTT ----------------------------------------------------------------------------------
     def register(self, client_id: str, subscriptions: list[str]) -> None:
-        from ingest.bench.broker import register_session
+        from bench.broker import register_session
 
         register_session(self.ep, client_id, subscriptions, SESSION_EXPIRY_S)
         self.sessions.add(client_id)
@@ -404,7 +406,7 @@ def _wait_broker_caught_up(b: Bench, client_id: str, before: int, timeout: float
 def _unacknowledged(ep: MqttEndpoint, client_id: str, quiet_s: float = 1.0) -> int:
     """Messages the broker still holds for the session (sent and not acknowledged, or never sent):
     it sends them all to a client that resumes the session with a large Receive Maximum."""
-    from ingest.bench.broker import client, connect_props
+    from bench.broker import client, connect_props
 
     got: list[int] = []
     c = client(ep, client_id, manual_ack=True)
@@ -725,8 +727,7 @@ def stage_latency(b: Bench, rate: float, seconds: float) -> dict[str, Any]:
 
 def stage_writer(b: Bench, batches: int) -> dict[str, Any]:
     """The database write alone (write_cost.py): ingest's batches, with and without the rollups."""
-    from ingest.prepare import Inbound, prepare
-    from ingest.service import prepare_config
+    from ingest.prepare import Inbound, prepare, prepare_config
 
     size = b.settings.ingest_batch_max_messages
     batches = max(1, min(batches, len(b.set) // size))
@@ -806,7 +807,7 @@ def _ensure_database(settings: Settings, say: Callable[[str], None]) -> None:
     if os.environ.get("CITYSENSE_DATABASE_URL"):
         raise RuntimeError("the database of CITYSENSE_DATABASE_URL is not reachable")
     say("local TimescaleDB not reachable: running `citysense services up --only postgres`")
-    from citysense import services
+    from devenv import local_services as services
 
     with contextlib.redirect_stdout(sys.stderr):
         if services.run("up", "postgres") != 0:
@@ -930,8 +931,8 @@ def main(args: Any) -> int:
         try:
             run_stages(b)
             if args.api:
-                b.say("API latency benchmark (api/bench.py) …")
-                from api import bench as api_bench
+                b.say("API latency benchmark (bench/api_latency.py) …")
+                from bench import api_latency as api_bench
 
                 try:
                     api = asyncio.run(api_bench.run(settings, quick=quick))

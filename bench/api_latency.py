@@ -36,8 +36,8 @@ import numpy as np
 import uvicorn
 
 from citysense.settings import Settings
+from models.districts import DISTRICTS
 
-DISTRICTS = ("Leuven", "Heverlee", "Kessel-Lo", "Wilsele", "Wijgmaal")
 BENCH_KEY = "bench-admin-key-0123456789"
 TARGETS_MS = {"district_by_day_30d": 50.0, "sensor_raw_one_day": 20.0}
 
@@ -87,43 +87,15 @@ async def _coverage(url: str) -> tuple[int, datetime | None, datetime | None, in
     return int(row["n"]), row["lo"], row["hi"], int(rows)
 
 
-# Fleet generation -------------------------------------------------------------------------------
-
-def _simulator_fleet(n: int, seed: int) -> Any:
-    """The default simulated fleet, cloned to `n` sensors with device ids each format accepts."""
-    from simulators.fleet import Fleet, load_fleet, rename
-
-    base = load_fleet(None).sensors
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        s = base[i % len(base)]
-        if s.format == "telraam":
-            device = str(9_000_000 + i)
-        elif s.format == "chirpstack":
-            device = f"{0xB0000000_00000000 + i:016x}"
-        elif s.format == "sensor-community":
-            device = f"esp8266-{90_000_000 + i}"
-        else:
-            device = f"{s.device[:24]}-b{i:04d}"
-        clone = rename(s, device)
-        clone = type(clone)(
-            id=clone.id, kind=clone.kind, format=clone.format, model=clone.model,
-            district=DISTRICTS[i % len(DISTRICTS)],
-            lat=round(50.84 + rng.random() * 0.08, 5), lon=round(4.64 + rng.random() * 0.14, 5),
-            private=clone.private, interval_s=clone.interval_s,
-            metadata={**dict(s.metadata), "bench": True},
-        )
-        out.append(clone)
-    return Fleet(tuple(out), name=f"bench-{n}")
-
+# History --------------------------------------------------------------------------------------
 
 async def _backfill_simulated(url: str, settings: Settings, sensors: int, start: datetime, end: datetime
                               ) -> dict[str, Any]:
-    from ingest.service import prepare_config
+    from bench.fleet import bench_fleet
+    from ingest.prepare import prepare_config
     from simulators.backfill import backfill
 
-    fleet = _simulator_fleet(sensors, seed=42)
+    fleet = bench_fleet(sensors, {"bench": True})  # the mark _coverage counts
     summary = await backfill(fleet, start, end, 42, url, prepare_config(settings), batch_size=4000)
     return {"via": "simulators.backfill", "rows": summary.rows, "messages": summary.messages,
             "rejected_messages": summary.rejected, "seconds": round(summary.elapsed_s, 1)}
@@ -191,7 +163,8 @@ async def _backfill_generated(url: str, settings: Settings, sensors: int, start:
             day += timedelta(days=1)
     finally:
         await pool.close()
-    return {"via": "api.bench generator + ingest.writer", "rows": inserted, "seconds": round(time.monotonic() - t0, 1)}
+    return {"via": "bench.api_latency generator + ingest.writer", "rows": inserted,
+            "seconds": round(time.monotonic() - t0, 1)}
 
 
 # Timing ----------------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ import numpy as np
 import orjson
 import pytest
 
-from ingest.bench import report
-from ingest.bench.broker import connack_receive_maximum, connect_packet, override_option
-from ingest.bench.messages import publish_packet, varint
-from ingest.bench.options import CLIENTS, DEFAULT_STAGES, STAGES, _clients, _stages
+from bench import report
+from bench.broker import connack_receive_maximum, connect_packet
+from bench.messages import publish_packet, varint
+from bench.options import CLIENTS, DEFAULT_STAGES, STAGES, _clients, _stages
+from devenv.mosquitto import override_option
 
 BASE = 1_736_121_600_000  # 2025-01-06T00:00:00Z in ms
 
@@ -323,7 +324,7 @@ def test_table_shows_rounds_and_skipped_clients() -> None:
 def test_a_client_that_is_not_installed_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from ingest.bench import stages
+    from bench import stages
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     got = stages.stage_ceiling(None, "gmqtt", 1000)  # type: ignore[arg-type]  # skipped before the bench is used

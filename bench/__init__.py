@@ -1,4 +1,5 @@
-"""`citysense bench`: ingest throughput and latency, measured side by side on one machine.
+"""`citysense bench`: ingest throughput and latency, measured side by side on one machine, and the
+API latency benchmark (api_latency.py). Not part of the product: the service image leaves it out.
 
 messages.py generates (and caches) the realistic message set, broker.py runs the private
 Mosquitto, the publishers and the live-bus listener, consumers.py holds the receive ceiling

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from ingest.bench.report import stat_cpu_ticks
+from bench.report import stat_cpu_ticks
 
 GROUPS = ("ingest", "database", "broker", "kernel", "other")
 _KERNEL_PREFIXES = ("kworker", "ksoftirqd", "kswapd", "jbd2", "kcompactd", "kdamond")

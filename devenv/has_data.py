@@ -1,4 +1,4 @@
-"""`python -m models.has_data`: prints `empty` or `data` for the readings table (used by `make demo`)."""
+"""`python -m devenv.has_data`: prints `empty` or `data` for the readings table (used by `make demo`)."""
 
 from __future__ import annotations
 

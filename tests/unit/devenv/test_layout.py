@@ -1,4 +1,4 @@
-"""Table-driven tests of the pure half of `citysense services` (citysense.service_layout)."""
+"""Table-driven tests of the pure half of `citysense services` (devenv.layout)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from citysense import service_layout as sl
 from citysense.endpoints import LOCAL_DATABASE_URL, LOCAL_MQTT_PORT, LOCAL_MQTT_URL, LOCAL_PG_PORT
+from devenv import layout as sl
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = (REPO / "deploy" / "mosquitto" / "citysense.conf").read_text()
 HOME = Path("/home/ann")
 

@@ -9,15 +9,17 @@ message per committed batch, columnar to keep it compact:
 QoS 0: it is a notification, not the record; the database is the record. A batch
 that held redelivered readings republishes them, so a live client may see a
 reading twice; the API de-duplicates nothing here on purpose (it cannot know).
+
+The wire format is ground shared by both sides: ingest encodes, the API (api.live.bus) decodes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
 
 import orjson
-
-from ingest.prepare import PreparedBatch
 
 # Larger batches are split so no bus message nears the broker's packet limit
 # (max_packet_size 256 KiB in the shipped configs): Mosquitto disconnects a client
@@ -26,11 +28,25 @@ from ingest.prepare import PreparedBatch
 MAX_READINGS_PER_MESSAGE = 1000
 
 
+class Columns(Protocol):
+    """A committed batch as the bus sees it, column by column (ingest.prepare.PreparedBatch is one)."""
+
+    @property
+    def times(self) -> Sequence[datetime]: ...
+    @property
+    def sensor_ids(self) -> Sequence[str]: ...
+    @property
+    def metrics(self) -> Sequence[str]: ...
+    @property
+    def values(self) -> Sequence[float]: ...
+    def __len__(self) -> int: ...
+
+
 def bus_topic(base: str) -> str:
     return f"{base.rstrip('/')}/readings"
 
 
-def encode(batch: PreparedBatch) -> Iterator[bytes]:
+def encode(batch: Columns) -> Iterator[bytes]:
     n = len(batch)
     for lo in range(0, n, MAX_READINGS_PER_MESSAGE):
         hi = min(n, lo + MAX_READINGS_PER_MESSAGE)

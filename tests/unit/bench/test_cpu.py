@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ingest.bench.cpu import GROUPS, Sampler, by_group, group_of, snapshot
+from bench.cpu import GROUPS, Sampler, by_group, group_of, snapshot
 
 
 @pytest.mark.parametrize(

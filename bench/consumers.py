@@ -40,8 +40,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from bench.broker import client, connect_props
 from citysense.endpoints import MqttEndpoint
-from ingest.bench.broker import client, connect_props
 from ingest.mqtt_socket import BufferedClient, BufferedSocket
 
 
