@@ -938,6 +938,13 @@ def main(args: Any) -> int:
                     api = asyncio.run(api_bench.run(settings, quick=quick))
                 except Exception as exc:  # reported, like a failed stage
                     api = {"error": f"{type(exc).__name__}: {exc}"}
+                b.say("API live-feed load benchmark (bench/api_live.py) …")
+                from bench import api_live
+
+                try:
+                    api["live"] = asyncio.run(api_live.run(settings, b.ep, quick, Path(tmp)))
+                except Exception as exc:  # reported, like a failed stage
+                    api["live"] = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             b.bus.stop()
             for c in list(b.sessions):
