@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
-from api.registry import RegistryCache
 from api.routes import aggregates, dashboard, health, live, policy, sensors
+from api.sensor_cache import RegistryCache
 from api.state import AppState
 from citysense.settings import Settings, load_settings
 from models.migrate import require_current

@@ -135,7 +135,7 @@ class Bench:
     # -- databases -----------------------------------------------------------------------------
     async def _create_db(self, stage: str) -> str:
         from models.migrate import apply
-        from simulators.registry import register
+        from simulators.fleet_registration import register
 
         name = f"citysense_bench_{self.run_id}_{stage}"
         admin = await asyncpg.connect(self.settings.database_url)
