@@ -227,7 +227,7 @@ class Bench:
                        on_start)
 
     def subscriptions(self, share_group: str = "") -> list[str]:
-        from ingest.service import session_config
+        from ingest.consumer import session_config
 
         s = self.settings.model_copy(update={"ingest_share_group": share_group, "ingest_topics": ""})
         return session_config(s).subscriptions()
