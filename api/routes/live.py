@@ -9,12 +9,12 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconn
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.websockets import WebSocketState
 
+from api.answers.live import KEEPALIVE_S, events
 from api.auth import Access, Verdict, decide, presented_key
 from api.auth import Scope as KeyScope
 from api.deps import LiveReadAccess, State
 from api.live.hub import LiveFilter
 from api.schemas import District, Problem
-from api.services.live import KEEPALIVE_S, events
 from api.state import AppState
 from models.metrics import METRICS, Kind
 
