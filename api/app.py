@@ -14,12 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.admission import LiveLimits, LiveSlots, PublicRate
+from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
-from api.registry import RegistryCache
 from api.routes import aggregates, dashboard, health, live, policy, sensors
-from api.services.live import SNAPSHOT_QUERIES
+from api.sensor_cache import RegistryCache
 from api.state import AppState
 from api.throttle import PublicRateLimit
 from citysense.settings import Settings, load_settings

@@ -12,7 +12,7 @@ from api.admission import LiveSlots, PublicRate
 from api.auth import ApiKeys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
-from api.registry import RegistryCache
+from api.sensor_cache import RegistryCache
 from citysense.settings import Settings
 
 

@@ -135,7 +135,7 @@ class Bench:
     # -- databases -----------------------------------------------------------------------------
     async def _create_db(self, stage: str) -> str:
         from models.migrate import apply
-        from simulators.registry import register
+        from simulators.fleet_registration import register
 
         name = f"citysense_bench_{self.run_id}_{stage}"
         admin = await asyncpg.connect(self.settings.database_url)
@@ -227,7 +227,7 @@ class Bench:
                        on_start)
 
     def subscriptions(self, share_group: str = "") -> list[str]:
-        from ingest.service import session_config
+        from ingest.consumer import session_config
 
         s = self.settings.model_copy(update={"ingest_share_group": share_group, "ingest_topics": ""})
         return session_config(s).subscriptions()

@@ -54,9 +54,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ingest import service
+    from ingest import consumer
 
-    return service.main()
+    return consumer.main()
 
 
 def _api(args: argparse.Namespace) -> int:

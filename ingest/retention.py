@@ -1,4 +1,4 @@
-"""The raw-data horizon, enforced by the service itself with drop_chunks (works on the Apache edition).
+"""The raw-data horizon, enforced by ingest itself with drop_chunks (works on the Apache edition).
 
 Rollups are kept: dashboards still answer for periods whose raw rows are gone.
 """

@@ -33,8 +33,8 @@ import asyncpg
 from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, prepare
 from ingest.writer import Writer
 from simulators.fleet import Fleet, from_records, to_records
+from simulators.fleet_registration import register
 from simulators.plan import iter_events
-from simulators.registry import register
 
 _QUEUE_DEPTH = 3  # prepared batches waiting for the database: bounded, so memory is too
 

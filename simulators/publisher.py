@@ -27,8 +27,8 @@ import asyncpg
 
 from citysense.endpoints import MqttEndpoint
 from simulators.fleet import Fleet
+from simulators.fleet_registration import register
 from simulators.plan import Event, PlanStats
-from simulators.registry import register
 
 log = logging.getLogger("citysense.simulate")
 

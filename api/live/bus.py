@@ -15,7 +15,7 @@ import uuid
 import aiomqtt
 
 from api.live.hub import Hub
-from api.registry import RegistryCache
+from api.sensor_cache import RegistryCache
 from citysense import live_bus
 from citysense.backoff import backoff
 from citysense.endpoints import MqttEndpoint

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api.aggregation import Agg, Fill, GroupBy, SensorFilter, Source
+from api.answers.aggregates import AggregateAnswer, Limits, answer
 from api.csvio import render_aggregates
 from api.deps import Conn, OpenAccess, ReadAccess, State
 from api.routes.params import (
@@ -21,7 +22,6 @@ from api.routes.params import (
     wants_csv,
 )
 from api.schemas import AggregatePoint, AggregateResult, OpenAggregateResult, Problem
-from api.services.aggregates import AggregateAnswer, Limits, answer
 
 router = APIRouter(prefix="/api/v1", tags=["aggregates"])
 

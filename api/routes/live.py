@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
 from api.admission import Refusal
+from api.answers.live import KEEPALIVE_S, events
 from api.auth import Access, Verdict, decide, presented_key
 from api.auth import Scope as KeyScope
 from api.deps import LiveReadAccess, State
 from api.live.hub import LiveFilter
 from api.live.sse import EventStreamResponse
 from api.schemas import District, Problem
-from api.services.live import KEEPALIVE_S, events
 from api.state import AppState
 from models.metrics import METRICS, Kind
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.analysis.air import MIN_HOURS
 from api.analysis.bins import EMPTYING_DROP
+from api.answers import policy
 from api.deps import Conn, ReadAccess, State
 from api.routes.params import Districts, bad_request
 from api.schemas import AirQualityReport, CleanlinessReport, EnergyReport, MobilityReport, Problem
-from api.services import policy
 from api.timebuckets import EARLIEST, LATEST, check_range, is_hour_aligned
 
 router = APIRouter(prefix="/api/v1/policy", tags=["policy"], responses={400: {"model": Problem}})

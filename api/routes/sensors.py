@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from api import queries
+from api.answers import sensors as answers
 from api.deps import AdminAccess, Conn, ReadAccess, State
 from api.schemas import (
     SENSOR_ID_PATTERN,
@@ -21,7 +22,6 @@ from api.schemas import (
     SensorPatch,
     SensorReadings,
 )
-from api.services import sensors as service
 from api.timebuckets import EARLIEST, LATEST
 from models.districts import DISTRICTS, District
 from models.metrics import METRICS, Kind
@@ -67,7 +67,7 @@ async def _map(
     within_hours: int | None,
 ) -> SensorMap:
     hours = within_hours or state.settings.api_live_recent_hours
-    return await service.sensor_map(
+    return await answers.sensor_map(
         conn, kind.value if kind else None, district, access.authenticated,
         datetime.now(UTC), timedelta(hours=hours),
     )
@@ -133,7 +133,7 @@ async def import_sensors(request: Request, conn: Conn, state: State, access: Adm
             raise HTTPException(413, "a fleet CSV may hold at most 10 MiB")
     try:
         text = body.decode("utf-8-sig")
-        rows = service.validate_fleet(text)
+        rows = answers.validate_fleet(text)
     except UnicodeDecodeError:
         raise HTTPException(400, "the CSV must be UTF-8") from None
     except ValueError as exc:
@@ -190,7 +190,7 @@ async def sensor_latest(conn: Conn, access: ReadAccess, sensor_id: SensorId) -> 
     if not await queries.sensor_visible(conn, sensor_id, access.authenticated):
         raise _not_found(sensor_id)
     rows = await queries.latest_of_sensor(conn, sensor_id, list(METRICS))
-    return SensorLatest(sensor_id=sensor_id, data=service.latest_values(rows))
+    return SensorLatest(sensor_id=sensor_id, data=answers.latest_values(rows))
 
 
 @router.get("/sensors/{sensor_id:path}", response_model=SensorOut, responses=_NOT_FOUND,

@@ -125,7 +125,7 @@ def test_startup_order(services: dict[str, dict[str, Any]]) -> None:
 
 
 def test_ingest_gets_time_to_drain_on_stop(services: dict[str, dict[str, Any]]) -> None:
-    from ingest.service import _DRAIN_TIMEOUT_S
+    from ingest.consumer import _DRAIN_TIMEOUT_S
 
     for name, s in ingest_services(services).items():
         grace = s.get("stop_grace_period", "10s")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.aggregation import Agg, AggregateRequest, Fill, GroupBy, SensorFilter, Source, TooLarge, daily_days
-from api.services.aggregates import Limits, answer
+from api.answers.aggregates import Limits, answer
 from api.timebuckets import parse_bucket
 from citysense.endpoints import MqttEndpoint
 from tests.integration.rollup_check import assert_rollups_exact

@@ -17,8 +17,8 @@ import asyncpg
 from citysense.endpoints import MqttEndpoint
 from simulators.faults import FaultConfig
 from simulators.fleet import load_fleet
+from simulators.fleet_registration import register
 from simulators.plan import build_plan
-from simulators.registry import register
 from simulators.testing import expected_rows, fleet_toml, run_plan, sample_fleet, topics_of, unique_fleet
 from tests.integration.support import ROOT, count, eventually
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from simulators.fleet import load_fleet
-from simulators.registry import metadata_json
+from simulators.fleet_registration import metadata_json
 
 
 def test_metadata_carries_the_fleet_metadata_and_where_it_came_from() -> None:

@@ -13,6 +13,7 @@ import asyncpg
 from api.aggregation import Agg, AggregateRequest, GroupBy, SensorFilter, Source
 from api.analysis import air, bins, energy, mobility
 from api.analysis.periods import percent_change, previous_period
+from api.answers.aggregates import Limits, answer
 from api.queries import policy as sql
 from api.queries.aggregates import select_sensors
 from api.schemas import (
@@ -34,7 +35,6 @@ from api.schemas import (
     SensorDay,
     SensorEnergy,
 )
-from api.services.aggregates import Limits, answer
 from api.timebuckets import parse_bucket
 
 CITY = "all"  # the district name of city-wide figures

@@ -1,7 +1,7 @@
 """Ingest's writers: batches may commit out of order, but are acknowledged in order.
 
 The writer and the session are stand-ins that record; what is tested is the coordination in
-`ingest.service` (the integration tests cover the same paths against a real broker and database)."""
+`ingest.consumer` (the integration tests cover the same paths against a real broker and database)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from citysense.settings import Settings
+from ingest.consumer import Ingest, _Job
 from ingest.mqtt_session import Delivery
 from ingest.prepare import PreparedBatch
-from ingest.service import Ingest, _Job
 from ingest.writer import WriteResult
 
 
@@ -88,7 +88,7 @@ async def test_one_writer_commits_and_acknowledges_in_order() -> None:
 async def test_nothing_after_a_batch_that_could_not_be_committed_is_acknowledged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("ingest.service._DRAIN_TIMEOUT_S", 0.0)
+    monkeypatch.setattr("ingest.consumer._DRAIN_TIMEOUT_S", 0.0)
     # Stopping with the database away: batch 0 is given up; batch 1 committed but must not be
     # acknowledged before batch 0, so it is left to the broker too.
     session, writer = await _run([None, 0.01], writers=2, stopping=True)
