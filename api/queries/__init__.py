@@ -195,6 +195,7 @@ SELECT DISTINCT ON (h.sensor_id, h.metric) h.sensor_id, h.metric, h.last_time AS
 FROM readings_hourly h JOIN sensors s ON s.id = h.sensor_id
 WHERE h.bucket >= time_bucket('1 hour', $1::timestamptz)
   AND (h.sensor_id, h.metric) > ($2::text, $3::text)
+  AND s.id >= $2::text  -- implied by the line above; lets a plan that starts from sensors start at the key
   AND (cardinality($4::text[]) = 0 OR h.metric = ANY($4))
   AND (cardinality($5::text[]) = 0 OR h.sensor_id = ANY($5))
   AND (cardinality($6::text[]) = 0 OR s.kind = ANY($6))
