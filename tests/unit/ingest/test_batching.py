@@ -1,11 +1,7 @@
 from __future__ import annotations
 
-import itertools
-import random
-
 import pytest
 
-from citysense.backoff import backoff
 from ingest.batching import BatchPolicy
 
 
@@ -28,10 +24,3 @@ def test_time_left_never_negative() -> None:
 def test_policy_refuses_nonsense(n: int, age: float) -> None:
     with pytest.raises(ValueError, match="must be"):
         BatchPolicy(n, age)
-
-
-def test_backoff_grows_to_cap_with_bounded_jitter() -> None:
-    delays = list(itertools.islice(backoff(0.5, 2.0, 8.0, 0.2, random.Random(1)), 8))
-    nominal = [0.5, 1, 2, 4, 8, 8, 8, 8]
-    for got, want in zip(delays, nominal, strict=True):
-        assert want * 0.8 <= got <= want * 1.2

@@ -5,7 +5,7 @@ import pytest
 
 from ingest.decoders.shelly import FORMAT_GEN1, FORMAT_GEN2, decode_gen1, decode_gen2
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, payload, utc
 
 PLUS1PM = "shelly:shellies/plus1pm"
 PRO3EM = "shelly:aiida/12345678-1234-1234-1234-123456789abc"

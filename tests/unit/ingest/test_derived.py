@@ -7,7 +7,7 @@ import pytest
 from ingest.decoders.base import DecodeContext
 from ingest.derived import derive, fill_level
 from models.reading import Reading
-from tests.unit.decoders.helpers import BRUSSELS, RECEIVED, utc
+from tests.unit.ingest.decoders.helpers import BRUSSELS, RECEIVED, utc
 
 T = utc(2023, 5, 19, 5, 33, 35)
 

@@ -4,7 +4,7 @@ import pytest
 
 from ingest.decoders.citysense_json import FORMAT, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, utc
 
 
 def test_object_with_utc_time() -> None:

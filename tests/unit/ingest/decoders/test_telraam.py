@@ -5,7 +5,7 @@ import pytest
 
 from ingest.decoders.telraam import FORMAT, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, payload, utc
 
 S = "telraam:348917"
 

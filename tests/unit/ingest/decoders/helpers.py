@@ -12,7 +12,7 @@ import pytest
 from ingest.decoders.base import DecodeContext
 from models.reading import Reading
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "payloads"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "payloads"
 BRUSSELS = ZoneInfo("Europe/Brussels")
 RECEIVED = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 CTX = DecodeContext(tz=BRUSSELS, received_at=RECEIVED)

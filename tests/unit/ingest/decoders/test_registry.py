@@ -6,7 +6,7 @@ import pytest
 
 from ingest.decoders.registry import FORMATS, decode, default_subscriptions, format_for
 from ingest.errors import UnknownTopic
-from tests.unit.decoders.helpers import CTX, payload
+from tests.unit.ingest.decoders.helpers import CTX, payload
 
 # Every reference payload's topic (as its source shows it, or the platform's convention) → format.
 REFERENCE_TOPICS = [

@@ -20,7 +20,7 @@ from ingest.decoders.registry import FORMATS, decode
 from ingest.errors import Rejected
 from models.metrics import METRICS
 from models.reading import Reading
-from tests.unit.decoders.helpers import CTX
+from tests.unit.ingest.decoders.helpers import CTX
 
 # One topic per registered format that its pattern accepts.
 TOPICS: dict[str, str] = {

@@ -5,7 +5,7 @@ import pytest
 
 from ingest.decoders.sensor_community import FORMAT, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, payload, utc
 
 
 def test_firmware_push_strings_p1_is_pm10_and_pressure_in_pa() -> None:

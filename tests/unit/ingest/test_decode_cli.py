@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "payloads"
 
 
 def decode(topic: str, payload: bytes | None = None, file: Path | None = None) -> subprocess.CompletedProcess[bytes]:

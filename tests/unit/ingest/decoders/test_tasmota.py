@@ -5,7 +5,7 @@ import pytest
 
 from ingest.decoders.tasmota import FORMAT, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, payload, utc
 
 
 def test_sonoff_pow_r2_energy_in_local_time() -> None:

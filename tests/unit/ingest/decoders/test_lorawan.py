@@ -9,7 +9,7 @@ import pytest
 from ingest.decoders import milesight
 from ingest.decoders.lorawan import FORMAT_CHIRPSTACK, FORMAT_TTN, decode_chirpstack, decode_ttn
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, payload, utc
 
 TTN_TOPIC = "v3/application-tts-name@ttn/devices/eui-1000000000000001/up"
 CS_TOPIC = "application/ca739e26-7b67-4f14-b69e-d568c22a5a75/device/1000000000000001/event/up"

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.decoders.dsmr import FORMAT, crc16, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, Row, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, Row, assert_readings, payload, utc
 
 NL = "dsmr:K8EG004046395507"  # 0-0:96.1.1 4B38… hex-decoded
 BE = "dsmr:1SAG3100721326"

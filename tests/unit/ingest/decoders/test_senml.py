@@ -6,7 +6,7 @@ import pytest
 
 from ingest.decoders.senml import FORMAT, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, RECEIVED, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, RECEIVED, assert_readings, payload, utc
 
 URN = "senml:urn:dev:ow:10e2073a01080063"
 TOPIC = "citysense/senml/dev"

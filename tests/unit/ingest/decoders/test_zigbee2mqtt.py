@@ -4,7 +4,7 @@ import pytest
 
 from ingest.decoders.zigbee2mqtt import FORMAT, decode
 from ingest.errors import DecodeError
-from tests.unit.decoders.helpers import CTX, assert_readings, payload, utc
+from tests.unit.ingest.decoders.helpers import CTX, assert_readings, payload, utc
 
 
 def test_plug_on_a_custom_base_topic() -> None:
