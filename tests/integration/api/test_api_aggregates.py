@@ -18,8 +18,7 @@ from api.aggregation import Agg, AggregateRequest, Fill, GroupBy, SensorFilter, 
 from api.answers.aggregates import Limits, answer
 from api.timebuckets import parse_bucket
 from citysense.endpoints import MqttEndpoint
-from tests.integration.rollup_check import assert_rollups_exact
-from tests.integration.test_api_support import (
+from tests.integration.api.support import (
     ADMIN_KEY,
     BRUSSELS,
     READ_KEY,
@@ -32,6 +31,7 @@ from tests.integration.test_api_support import (
     register,
     write,
 )
+from tests.integration.rollup_check import assert_rollups_exact
 
 PLACES = {
     "test:e1": Place("Leuven", 50.879, 4.701),

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from citysense.endpoints import MqttEndpoint
+from tests.integration.ingest.test_ingest import json_stream
 from tests.integration.rollup_check import assert_rollups_exact
 from tests.integration.support import MQTT_CLIENTS, IngestProcess, count, eventually, free_port, publish_all_fast
-from tests.integration.test_ingest import json_stream
 
 pytestmark = pytest.mark.parametrize("mqtt_client", MQTT_CLIENTS)
 

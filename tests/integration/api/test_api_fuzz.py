@@ -20,8 +20,8 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from api.app import create_app
 from citysense.endpoints import MqttEndpoint
 from citysense.settings import Settings
+from tests.integration.api.support import ADMIN_KEY, api_process, write
 from tests.integration.support import ApiProcess
-from tests.integration.test_api_support import ADMIN_KEY, api_process, write
 
 
 def _seed(database_url: str) -> None:

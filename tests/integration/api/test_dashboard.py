@@ -28,9 +28,9 @@ from ingest.prepare import PrepareConfig
 from simulators.backfill import backfill
 from simulators.fleet import load_fleet
 from simulators.testing import unique_fleet
+from tests.integration.api.support import READ_KEY, Place, api_process, register
+from tests.integration.api.test_api_live import wait_subscribed
 from tests.integration.support import ApiProcess, publish_all
-from tests.integration.test_api_live import wait_subscribed
-from tests.integration.test_api_support import READ_KEY, Place, api_process, register
 
 # Debian's Chromium; CITYSENSE_TEST_CHROMIUM may name another Chromium/Chrome (e.g. on Ubuntu, which has no deb).
 CHROMIUM = Path(os.environ.get("CITYSENSE_TEST_CHROMIUM", "/usr/bin/chromium"))

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from citysense.endpoints import MqttEndpoint
-from tests.integration.test_api_support import BRUSSELS, READ_KEY, Place, Row, api_process, register, write
+from tests.integration.api.support import BRUSSELS, READ_KEY, Place, Row, api_process, register, write
 
 READ = {"X-API-Key": READ_KEY}
 

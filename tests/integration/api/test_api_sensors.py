@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from citysense.endpoints import MqttEndpoint
-from tests.integration.test_api_support import ADMIN_KEY, READ_KEY, Place, api_process, register, write
+from tests.integration.api.support import ADMIN_KEY, READ_KEY, Place, api_process, register, write
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
 READ = {"X-API-Key": READ_KEY}

@@ -18,8 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from citysense.endpoints import MqttEndpoint
+from tests.integration.api.support import READ_KEY, Place, api_process, register, write
 from tests.integration.support import ApiProcess, publish_all
-from tests.integration.test_api_support import READ_KEY, Place, api_process, register, write
 
 READ = {"X-API-Key": READ_KEY}
 

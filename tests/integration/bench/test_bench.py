@@ -17,7 +17,7 @@ import pytest
 
 from citysense.endpoints import LOCAL_DATABASE_URL
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
 STAGES = (
     "receive_ceiling_json", "receive_ceiling_decoders", "naive_baseline", "ingest_1_replica_live",

@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 
 from citysense.endpoints import MqttEndpoint
+from tests.integration.ingest.test_ingest import json_stream
 from tests.integration.rollup_check import assert_rollups_exact
 from tests.integration.support import MQTT_CLIENTS, ROOT, count, eventually, publish_all_fast
-from tests.integration.test_ingest import json_stream
 
 pytestmark = [
     pytest.mark.skipif(
