@@ -84,8 +84,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    stages = _wing("bench.stages", "bench")
-    return 2 if stages is None else int(stages.main(args))
+    bench_run = _wing("bench.run", "bench")
+    return 2 if bench_run is None else int(bench_run.main(args))
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
