@@ -79,6 +79,12 @@ export function kindOfMetric(metric) {
 // The metric shown first for each kind.
 export const PRIMARY = { energy: 'power', air: 'pm25', mobility: 'bikes', bin: 'fill_level' };
 
+// Sorts a sensor's metrics with its kind's primary metric first, then by name.
+export function byPrimary(kind) {
+  const first = PRIMARY[kind];
+  return (a, b) => (b === first) - (a === first) || a.localeCompare(b);
+}
+
 const METRIC_LABELS = {
   pm25: 'PM2.5', pm10: 'PM10', pm1: 'PM1', no2: 'NO₂', o3: 'O₃', co2: 'CO₂', fill_level: 'fill',
   energy_import: 'import', energy_export: 'export', heavy_vehicles: 'heavy', speed_v85: 'v85',
