@@ -42,7 +42,7 @@ import asyncpg
 import numpy as np
 
 from bench import report
-from bench.broker import BusListener, Published, clear_session, publish
+from bench.broker import BusListener, Published, clear_session, publish, register_session
 from bench.consumers import ConsumerJob, ConsumerResult, consume
 from bench.fleet import bench_fleet
 from bench.messages import MessageSet
@@ -50,6 +50,9 @@ from bench.options import FULL, QUICK
 from citysense.endpoints import MqttEndpoint
 from citysense.settings import Settings
 from devenv.mosquitto import PrivateBroker
+from ingest.consumer import session_config
+from models.migrate import apply
+from simulators.fleet_registration import register as register_fleet
 
 SESSION_EXPIRY_S = 3600
 STALL_S = 60.0  # a stage fails when nothing was committed for this long
@@ -130,9 +133,6 @@ class Bench:
 
     # -- databases -----------------------------------------------------------------------------
     async def _create_db(self, stage: str) -> str:
-        from models.migrate import apply
-        from simulators.fleet_registration import register
-
         name = f"citysense_bench_{self.run_id}_{stage}"
         admin = await asyncpg.connect(self.settings.database_url)
         try:
@@ -146,7 +146,7 @@ class Bench:
         conn = await asyncpg.connect(url)
         try:
             await apply(conn, self.settings.model_copy(update={"database_url": url}))
-            await register(conn, bench_fleet(int(self.set.meta["sensors"])))
+            await register_fleet(conn, bench_fleet(int(self.set.meta["sensors"])))
         finally:
             await conn.close()
         return url
@@ -207,8 +207,6 @@ class Bench:
 
     # -- MQTT ----------------------------------------------------------------------------------
     def register(self, client_id: str, subscriptions: list[str]) -> None:
-        from bench.broker import register_session
-
         register_session(self.ep, client_id, subscriptions, SESSION_EXPIRY_S)
         self.sessions.add(client_id)
 
@@ -223,8 +221,6 @@ class Bench:
                        on_start)
 
     def subscriptions(self, share_group: str = "") -> list[str]:
-        from ingest.consumer import session_config
-
         s = self.settings.model_copy(update={"ingest_share_group": share_group, "ingest_topics": ""})
         return session_config(s).subscriptions()
 

@@ -8,6 +8,7 @@ import os
 import time
 from typing import Any
 
+from bench.broker import client, connect_props
 from bench.consumers import ConsumerJob
 from bench.harness import (
     SESSION_EXPIRY_S,
@@ -72,8 +73,6 @@ def _wait_broker_caught_up(b: Bench, client_id: str, before: int, timeout: float
 def _unacknowledged(ep: MqttEndpoint, client_id: str, quiet_s: float = 1.0) -> int:
     """Messages the broker still holds for the session (sent and not acknowledged, or never sent):
     it sends them all to a client that resumes the session with a large Receive Maximum."""
-    from bench.broker import client, connect_props
-
     got: list[int] = []
     c = client(ep, client_id, manual_ack=True)
     c.on_message = lambda _c, _u, msg: got.append(msg.mid)

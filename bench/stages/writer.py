@@ -11,12 +11,11 @@ from bench import write_cost
 from bench.harness import (
     Bench,
 )
+from ingest.prepare import Inbound, prepare, prepare_config
 
 
 def stage_writer(b: Bench, batches: int) -> dict[str, Any]:
     """The database write alone (write_cost.py): ingest's batches, with and without the rollups."""
-    from ingest.prepare import Inbound, prepare, prepare_config
-
     size = b.settings.ingest_batch_max_messages
     batches = max(1, min(batches, len(b.set) // size))
     cfg = dataclasses.replace(prepare_config(b.settings), oldest=None)  # the set lies in the past
