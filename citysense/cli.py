@@ -1,4 +1,4 @@
-"""The `citysense` command: one entry point, a subcommand per job (SPEC.md).
+"""The `citysense` command: one entry point, a subcommand per job (docs/interface.md).
 
 Each subcommand imports its module lazily, so `citysense decode` does not pay for
 FastAPI and `citysense services` works before the database exists.
