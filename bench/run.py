@@ -22,12 +22,7 @@ import asyncpg
 
 from bench import report
 from bench.broker import BusListener
-from bench.harness import (
-    Bench,
-    bench_log,
-    read_text,
-    rss_mb,
-)
+from bench.harness import Bench, bench_log, read_text, rss_mb
 from bench.messages import load_or_generate
 from bench.options import FULL
 from bench.stages.ceiling import CEILINGS, stage_ceiling

@@ -10,14 +10,7 @@ from typing import Any
 
 from bench.broker import client, connect_props
 from bench.consumers import ConsumerJob
-from bench.harness import (
-    SESSION_EXPIRY_S,
-    STALL_S,
-    Bench,
-    published,
-    rates,
-    run_consumer,
-)
+from bench.harness import SESSION_EXPIRY_S, STALL_S, Bench, published, rates, run_consumer
 from citysense.endpoints import MqttEndpoint
 
 # The receive ceiling's consumers: stage key, and how it takes and acknowledges a message.

@@ -7,14 +7,7 @@ from urllib.parse import urlsplit
 
 from bench.consumers import ConsumerJob
 from bench.fleet import bench_fleet
-from bench.harness import (
-    SESSION_EXPIRY_S,
-    STALL_S,
-    Bench,
-    published,
-    rates,
-    run_consumer,
-)
+from bench.harness import SESSION_EXPIRY_S, STALL_S, Bench, published, rates, run_consumer
 
 
 def stage_naive(b: Bench, n: int) -> dict[str, Any]:

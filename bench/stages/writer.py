@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench import write_cost
-from bench.harness import (
-    Bench,
-)
+from bench.harness import Bench
 from ingest.prepare import Inbound, prepare, prepare_config
 
 
