@@ -3,6 +3,7 @@
 
 import { ApiError, storedKey } from './api.js';
 import { h } from './charts.js';
+import { DISTRICTS, listOf } from './format.js';
 import { loadAir } from './air-panel.js';
 import { loadBins } from './bins-panel.js';
 import { loadEnergy } from './energy-panel.js';
@@ -67,6 +68,7 @@ async function loadAll() {
 
 function main() {
   document.documentElement.dataset.auth = storedKey() ? 'key' : 'none';
+  $('#district-names').textContent = listOf(DISTRICTS);
   setupKeyForm(restart);
   setupFilter();
   mapLegend();

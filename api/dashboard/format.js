@@ -16,6 +16,11 @@ export function districtColour(name) {
   return (i >= 0 ? DISTRICT_PALETTE[i] : undefined) ?? '#8a94a0';
 }
 
+// "a, b and c"
+export function listOf(names) {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
 export function districtOrder(a, b) {
   const ia = DISTRICTS.indexOf(a), ib = DISTRICTS.indexOf(b);
   return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || String(a).localeCompare(String(b));
