@@ -82,7 +82,7 @@ SENSOR_ID_PATTERN = r"^[A-Za-z0-9._-]+:\S{1,200}$"
 class SensorCreate(SensorFields):
     id: Text = Field(
         pattern=SENSOR_ID_PATTERN, max_length=256,
-        description="`<source>:<device id>`, e.g. tasmota:pow1 (SPEC.md)",
+        description="`<source>:<device id>`, e.g. tasmota:pow1 (docs/interface.md)",
         examples=["tasmota:pow1"],
     )
 

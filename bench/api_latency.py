@@ -35,8 +35,14 @@ import httpx
 import numpy as np
 import uvicorn
 
+from api.app import create_app
+from bench.fleet import bench_fleet
 from citysense.settings import Settings
+from ingest.prepare import PreparedBatch, SensorSeen, prepare_config
+from ingest.writer import Writer
 from models.districts import DISTRICTS
+from models.migrate import apply
+from simulators.backfill import backfill
 
 BENCH_KEY = "bench-admin-key-0123456789"
 TARGETS_MS = {"district_by_day_30d": 50.0, "sensor_raw_one_day": 20.0}
@@ -64,8 +70,6 @@ async def _bench_database(settings: Settings) -> str:
     finally:
         await admin.close()
     url = _with_database(settings.database_url, name)
-    from models.migrate import apply
-
     conn = await asyncpg.connect(url)
     try:
         await apply(conn, settings.model_copy(update={"database_url": url}))
@@ -91,10 +95,6 @@ async def _coverage(url: str) -> tuple[int, datetime | None, datetime | None, in
 
 async def _backfill_simulated(url: str, settings: Settings, sensors: int, start: datetime, end: datetime
                               ) -> dict[str, Any]:
-    from bench.fleet import bench_fleet
-    from ingest.prepare import prepare_config
-    from simulators.backfill import backfill
-
     fleet = bench_fleet(sensors, {"bench": True})  # the mark _coverage counts
     summary = await backfill(fleet, start, end, 42, url, prepare_config(settings), batch_size=4000)
     return {"via": "simulators.backfill", "rows": summary.rows, "messages": summary.messages,
@@ -106,9 +106,6 @@ async def _backfill_generated(url: str, settings: Settings, sensors: int, start:
     """Our own generator: a fifth each of energy meters (power, energy_import every 10 min), air
     sensors (pm25, pm10, no2 every 10 min), traffic counters (4 modes every 15 min) and bins
     (fill_level every 30 min), written through ingest.writer.Writer."""
-    from ingest.prepare import PreparedBatch, SensorSeen
-    from ingest.writer import Writer
-
     kinds = ("energy", "air", "mobility", "bin", "air")
     metrics = {"energy": ("power", "energy_import"), "air": ("pm25", "pm10", "no2"),
                "mobility": ("bikes", "cars", "pedestrians", "heavy_vehicles"), "bin": ("fill_level",)}
@@ -178,8 +175,6 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def _serve(settings: Settings) -> AsyncIterator[str]:
-    from api.app import create_app
-
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))

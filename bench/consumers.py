@@ -1,6 +1,6 @@
 """The bench's own consumers, each run in a process of its own: the receive ceiling and the naive baseline.
 
-Both drain a backlog queued for their persistent session (see stages.py) and report when the
+Both drain a backlog queued for their persistent session (see harness.py) and report when the
 last expected message was handled, so publisher speed does not enter their figures.
 
 * Receive ceiling: a bare paho-mqtt 2 client, MQTT v5, manual_ack=True, the Receive Maximum of

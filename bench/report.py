@@ -1,7 +1,7 @@
 """Pure parts of the bench: expected rows, latency matching, percentiles, targets, the table.
 
 No I/O here: everything takes arrays or dicts and returns values, so it is unit-tested
-(tests/unit/test_bench_report.py) apart from the brokers and databases of stages.py.
+(tests/unit/bench/test_report.py) apart from the brokers and databases of the stages.
 """
 
 from __future__ import annotations

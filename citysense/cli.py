@@ -1,4 +1,4 @@
-"""The `citysense` command: one entry point, a subcommand per job (SPEC.md).
+"""The `citysense` command: one entry point, a subcommand per job (docs/interface.md).
 
 Each subcommand imports its module lazily, so `citysense decode` does not pay for
 FastAPI and `citysense services` works before the database exists.
@@ -84,8 +84,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    stages = _wing("bench.stages", "bench")
-    return 2 if stages is None else int(stages.main(args))
+    bench_run = _wing("bench.run", "bench")
+    return 2 if bench_run is None else int(bench_run.main(args))
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

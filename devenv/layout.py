@@ -1,9 +1,10 @@
 """Pure parts of `citysense services`: paths, rendered config text, parsed system files.
 
 Nothing here touches the file system, runs a process or reads the environment
-itself; `citysense.services` does the I/O and hands the inputs in. That keeps
-every decision (which mirror, which PostgreSQL, what goes in a config file) a
-plain function with table-driven tests in tests/unit/devenv/test_layout.py.
+itself; devenv.local_services, .mosquitto, .postgres and .debian_root do the I/O and
+hand the inputs in. That keeps every decision (which mirror, which PostgreSQL, what
+goes in a config file) a plain function with table-driven tests in
+tests/unit/devenv/test_layout.py.
 """
 
 from __future__ import annotations

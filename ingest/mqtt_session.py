@@ -84,10 +84,10 @@ class Delivery:
 class Session(abc.ABC):
     """What ingest needs of an MQTT session, and the bookkeeping every session keeps: the inbox,
     the memory bound's counters and the connection generation. `MqttSession` (paho) implements it;
-    a gmqtt session did too until gmqtt was removed from ingest (docs/performance.md has the numbers)."""
+    the consumer's unit tests use a stand-in of their own. (A gmqtt session, with an asyncio.Event for
+    `connected`, implemented it too until gmqtt was removed from ingest: docs/performance.md.)"""
 
-    def __init__(self, config: SessionConfig, on_arrival: Callable[[], None],
-                 connected: threading.Event | asyncio.Event) -> None:
+    def __init__(self, config: SessionConfig, on_arrival: Callable[[], None], connected: threading.Event) -> None:
         self.config = config
         self.inbox: collections.deque[Delivery] = collections.deque()
         self._on_arrival = on_arrival

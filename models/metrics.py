@@ -1,4 +1,4 @@
-"""The canonical metrics of SPEC.md: name, unit, kind and the physical range a value must lie in.
+"""The canonical metrics of docs/interface.md: name, unit, kind and the physical range a value must lie in.
 
 Ranges are deliberately wide: they reject what cannot be physical (a 3000 V mains
 reading that is really a battery in mV, a 198 Hz grid frequency, a negative count),
@@ -42,7 +42,7 @@ METRICS: dict[str, Metric] = {
         Metric("power", "W", _E, -1e7, 1e7),
         Metric("apparent_power", "VA", _E, -1e7, 1e7),
         Metric("reactive_power", "var", _E, -1e7, 1e7),
-        # SPEC says 0..1; meters that export report a negative sign, which we keep.
+        # 0..1 in principle; meters that export report a negative sign, which we keep (docs/interface.md).
         Metric("power_factor", "1", _E, -1.0, 1.0),
         Metric("voltage", "V", _E, 0.0, 1000.0),
         Metric("current", "A", _E, -10000.0, 10000.0),

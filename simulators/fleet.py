@@ -42,7 +42,7 @@ DEFAULT_FLEET = Path(__file__).with_name("default_fleet.toml")
 
 @dataclass(frozen=True, slots=True)
 class FormatRule:
-    source: str  # the sensor id prefix ingest gives this format (SPEC.md: <source>:<device id>)
+    source: str  # the sensor id prefix ingest gives this format (docs/interface.md: <source>:<device id>)
     kinds: frozenset[str]
     models: Mapping[str, str] | None = None  # model → the kind it measures, when the model picks the codec
     fixed_interval_s: int | None = None  # formats whose devices report on a fixed period

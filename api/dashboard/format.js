@@ -16,6 +16,11 @@ export function districtColour(name) {
   return (i >= 0 ? DISTRICT_PALETTE[i] : undefined) ?? '#8a94a0';
 }
 
+// "a, b and c"
+export function listOf(names) {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
 export function districtOrder(a, b) {
   const ia = DISTRICTS.indexOf(a), ib = DISTRICTS.indexOf(b);
   return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || String(a).localeCompare(String(b));
@@ -78,6 +83,12 @@ export function kindOfMetric(metric) {
 
 // The metric shown first for each kind.
 export const PRIMARY = { energy: 'power', air: 'pm25', mobility: 'bikes', bin: 'fill_level' };
+
+// Sorts a sensor's metrics with its kind's primary metric first, then by name.
+export function byPrimary(kind) {
+  const first = PRIMARY[kind];
+  return (a, b) => (b === first) - (a === first) || a.localeCompare(b);
+}
 
 const METRIC_LABELS = {
   pm25: 'PM2.5', pm10: 'PM10', pm1: 'PM1', no2: 'NO₂', o3: 'O₃', co2: 'CO₂', fill_level: 'fill',

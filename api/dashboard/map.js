@@ -3,19 +3,14 @@
 // labels, the inner ring for orientation, a scale bar, and one marker per sensor.
 
 import { s } from './charts.js';
+import { DISTRICT_LABELS } from './districts.js';
 import { bandOf } from './format.js';
 
 // Leuven (the municipality, all five deelgemeenten), with a margin. Grown to fit any sensor outside.
 const LEUVEN = { west: 4.655, east: 4.765, south: 50.848, north: 50.934 };
 
-// Where to write each deelgemeente's name: near its centre, nudged off the busiest spots.
-const DISTRICT_LABELS = [
-  { name: 'Leuven', lat: 50.8675, lon: 4.7120 },
-  { name: 'Heverlee', lat: 50.8540, lon: 4.6820 },
-  { name: 'Kessel-Lo', lat: 50.8930, lon: 4.7490 },
-  { name: 'Wilsele', lat: 50.9110, lon: 4.6740 },
-  { name: 'Wijgmaal', lat: 50.9300, lon: 4.7240 },
-];
+// Where to write each deelgemeente's name (DISTRICT_LABELS) comes with the district list from the
+// server (districts.js, generated from models/districts.py).
 
 // The inner ring road (R23) around the historic centre, drawn as an ellipse: orientation only.
 const RING = { lat: 50.8800, lon: 4.7030, rLat: 0.0092, rLon: 0.0140 };

@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 
-from models.districts import DISTRICTS
+from models.districts import DISTRICTS, LABEL_POINTS
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
@@ -51,7 +51,11 @@ def _files(directory: Path) -> dict[str, Path]:
 FILES = _files(DASHBOARD_DIR)
 
 # A module generated from the one district list, so the page's scripts do not repeat it.
-GENERATED = {"districts.js": f"export const DISTRICTS = {orjson.dumps(list(DISTRICTS)).decode()};\n"}
+_LABELS = [{"name": d, "lat": LABEL_POINTS[d][0], "lon": LABEL_POINTS[d][1]} for d in DISTRICTS]
+GENERATED = {
+    "districts.js": f"export const DISTRICTS = {orjson.dumps(list(DISTRICTS)).decode()};\n"
+                    f"export const DISTRICT_LABELS = {orjson.dumps(_LABELS).decode()};\n",
+}
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,7 +21,7 @@ from api.timebuckets import check_range, parse_bucket
 from models.districts import District
 from models.metrics import METRICS, Kind
 
-METRIC_HELP = "a canonical metric (SPEC.md), one of: " + ", ".join(METRICS)
+METRIC_HELP = "a canonical metric (docs/interface.md), one of: " + ", ".join(METRICS)
 
 From = Annotated[
     datetime | None,

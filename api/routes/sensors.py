@@ -208,7 +208,7 @@ def _check_id(sensor_id: str) -> None:
     import re
 
     if len(sensor_id) > 256 or not re.fullmatch(SENSOR_ID_PATTERN, sensor_id):
-        raise HTTPException(400, "a sensor id is `<source>:<device id>` (SPEC.md), e.g. tasmota:pow1")
+        raise HTTPException(400, "a sensor id is `<source>:<device id>` (docs/interface.md), e.g. tasmota:pow1")
 
 
 @router.put(

@@ -2,7 +2,7 @@
 
     {"time": "2026-11-26T10:00:00Z", "readings": {"power": 120.5, "voltage": 230.1}}
 
-or an array of such objects. Metric names are the canonical ones of SPEC.md in
+or an array of such objects. Metric names are the canonical ones of docs/interface.md in
 their canonical units; `time` is ISO-8601 (local time in CITYSENSE_TIMEZONE when
 it has no zone) or epoch seconds, and may be left out (receive time). The sensor
 is `citysense:<device>` unless the object names it with `"sensor_id"`.

@@ -26,8 +26,8 @@ from devenv.mosquitto import PrivateBroker, free_port
 ROOT = Path(__file__).resolve().parents[2]
 # Ingest's MQTT clients (CITYSENSE_INGEST_MQTT_CLIENT): the modules about delivery run with each.
 MQTT_CLIENTS = ("paho",)
-# The test session's own broker is the benchmark's: one implementation of "a real Mosquitto
-# from deploy/mosquitto/citysense.conf on a free loopback port".
+# The test session's own broker is the benchmark's (devenv.mosquitto): one implementation of
+# "a real Mosquitto from deploy/mosquitto/citysense.conf on a free loopback port".
 Broker = PrivateBroker
 
 

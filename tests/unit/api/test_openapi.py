@@ -1,4 +1,4 @@
-"""The OpenAPI document describes every operation and every parameter, and the paths SPEC.md fixes."""
+"""The OpenAPI document describes every operation and every parameter, and the paths docs/interface.md lists."""
 
 from __future__ import annotations
 

@@ -324,7 +324,7 @@ def test_table_shows_rounds_and_skipped_clients() -> None:
 def test_a_client_that_is_not_installed_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from bench import stages
+    from bench.stages import ceiling as stages
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     got = stages.stage_ceiling(None, "gmqtt", 1000)  # type: ignore[arg-type]  # skipped before the bench is used

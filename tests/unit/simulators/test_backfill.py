@@ -1,5 +1,5 @@
 """Backfill's producer (pure: plan -> prepared batches) and its summary; the database side is in
-tests/integration/test_backfill.py."""
+tests/integration/simulators/test_backfill.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,29 @@
+// The API key form: shown on demand or after a 401; a new or forgotten key restarts the page.
+
+import { storedKey, storeKey } from './api.js';
+import { h } from './charts.js';
+import { $, state } from './page.js';
+
+export function setupKeyForm(restart) {
+  $('#key-input').value = storedKey();
+  $('#key-button').addEventListener('click', () => {
+    $('#auth').hidden = !$('#auth').hidden;
+    if (!$('#auth').hidden) {
+      if (!state.authNeeded) {
+        $('#auth-message').replaceChildren(h('strong', { text: 'API key.' }),
+          ' Optional here: with a key, private sensors (households) are included. Kept in this browser only.');
+      }
+      $('#key-input').focus();
+    }
+  });
+  $('#key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    storeKey($('#key-input').value.trim());
+    restart();
+  });
+  $('#key-forget').addEventListener('click', () => {
+    storeKey('');
+    $('#key-input').value = '';
+    restart();
+  });
+}

@@ -1,0 +1,90 @@
+"""`citysense bench --quick` end to end: the real command in a process of its own, against the real
+TimescaleDB (CITYSENSE_DATABASE_URL or the local one) and a private Mosquitto it starts itself.
+
+Checks the shape of the report and that every stage's verification passed (the database held
+exactly the published readings), never the speed: the figures depend on the machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from citysense.endpoints import LOCAL_DATABASE_URL
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
+STAGES = (
+    "receive_ceiling_json", "receive_ceiling_decoders", "naive_baseline", "ingest_1_replica_live",
+    "ingest_1_replica_backlog", "ingest_replicas_live", "ingest_replicas_backlog", "latency_half_rate", "writer",
+)
+TARGETS = ("ingest_vs_ceiling", "ingest_msg_per_s", "ingest_vs_naive", "p99_latency_half_rate",
+           "peak_rss_1m_backlog")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str]:
+    if not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("the bench starts its own Mosquitto: /usr/sbin/mosquitto is needed")
+    env = {**os.environ, "CITYSENSE_DATABASE_URL": SERVER_URL,
+           "CITYSENSE_CACHE_DIR": str(tmp_path_factory.mktemp("bench-cache"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "citysense.cli", "bench", "--quick", "--api"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=900,
+    )
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"bench printed no JSON (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return proc.returncode, report, proc.stderr
+
+
+def test_report_has_every_section(quick_run: tuple[int, dict[str, Any], str]) -> None:
+    _, report, stderr = quick_run
+    assert report["quick"] is True
+    for key in ("cpu_model", "cores", "ram_gb", "kernel", "python", "paho_mqtt", "mosquitto", "timescaledb",
+                "postgresql"):
+        assert report["machine"].get(key) not in (None, "", "?"), key
+    assert report["config"]["messages"] == 20_000
+    assert report["message_set"]["messages"] >= 20_000
+    assert report["message_set"]["readings_per_message"] > 3
+    assert set(report["stages"]) == set(STAGES)
+    assert [t["name"] for t in report["targets"]] == list(TARGETS)
+    assert "api" in report
+    assert "latency" in report["api"]
+    for name, stage in report["stages"].items():
+        assert "verification" in stage, name
+    # the table for people goes to stderr
+    assert "receive ceiling (paho, orjson)" in stderr
+    assert "targets" in stderr
+
+
+def test_every_stage_verified(quick_run: tuple[int, dict[str, Any], str]) -> None:
+    code, report, stderr = quick_run
+    failed = {k: v.get("error") or v["verification"] for k, v in report["stages"].items()
+              if not v["verification"].get("ok")}
+    assert not failed, f"{failed}\n{stderr[-3000:]}"
+    assert report["verification"]["ok"] is True
+    assert code == 0
+    for name in ("ingest_1_replica_backlog", "ingest_replicas_backlog", "latency_half_rate"):
+        stage = report["stages"][name]
+        assert stage["msg_per_s"] > 0
+        assert stage["readings_per_s"] > stage["msg_per_s"]
+        assert all(rss and rss > 0 for rss in stage["peak_rss_mb"])
+        assert stage["verification"]["missing"] == 0
+        assert stage["verification"]["extra"] == 0
+        machine = stage["machine_cpu"]["us_per_msg"]
+        assert machine["ingest"] > 0
+        if not os.environ.get("CITYSENSE_DATABASE_URL"):  # the local server runs on this machine
+            assert machine["database"] > 0
+    writer = report["stages"]["writer"]
+    assert writer["verification"]["expected_rows"] > 0
+    if not os.environ.get("CITYSENSE_DATABASE_URL"):
+        assert writer["writer"]["backend_cpu_us_per_reading"] > 0
+    assert report["stages"]["latency_half_rate"]["latency"]["p99_ms"] > 0
+    assert report["stages"]["ingest_replicas_backlog"]["replicas"] == 2
