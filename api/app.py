@@ -18,6 +18,7 @@ from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
+from api.live.pages import SharedPages
 from api.routes import aggregates, dashboard, health, live, policy, sensors
 from api.sensor_cache import RegistryCache
 from api.state import AppState
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                 cfg.api_live_max_per_address)),
                 public_rate=PublicRate(cfg.api_public_rate),
                 snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES),
+                snapshot_pages=SharedPages(),
             )}
         finally:
             for t in tasks:

@@ -11,7 +11,8 @@ import asyncpg
 from api.admission import LiveSlots, PublicRate
 from api.auth import ApiKeys
 from api.live.bus import BusFollower
-from api.live.hub import Hub
+from api.live.hub import Event, Hub
+from api.live.pages import SharedPages
 from api.sensor_cache import RegistryCache
 from citysense.settings import Settings
 
@@ -27,3 +28,5 @@ class AppState:
     live_slots: LiveSlots
     public_rate: PublicRate
     snapshot_gate: asyncio.Semaphore  # live snapshot queries at once
+    # live snapshot pages shared by clients connecting together: (events, rows, key after)
+    snapshot_pages: SharedPages[tuple[tuple[Event, ...], int, tuple[str, str]]]

@@ -4,12 +4,15 @@ The snapshot is streamed from the database a page at a time: each page is one sh
 connection that goes back to the pool before the page is written to the client, so a client that
 does not read holds one page in memory and no database connection. At most `SNAPSHOT_QUERIES`
 snapshot pages are queried at once, whatever the number of clients connecting, so a crowd of new
-clients cannot take the pool from the API's other requests.
+clients cannot take the pool from the API's other requests, and clients that connect together
+share the page queries (api/live/pages.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -21,29 +24,38 @@ KEEPALIVE_S = 15.0
 SNAPSHOT_QUERIES = 3  # of the pool's 10 connections
 
 
-async def snapshot_pages(state: AppState, flt: LiveFilter) -> AsyncIterator[list[Event]]:
+Page = tuple[tuple[Event, ...], int, tuple[str, str]]  # the events, rows read, the key after the page
+
+
+async def _query_page(state: AppState, flt: LiveFilter, since: datetime, after: tuple[str, str]) -> Page:
+    async with state.snapshot_gate, state.pool.acquire() as conn:
+        rows = await queries.latest_page(
+            conn, since, after, sorted(flt.metrics), sorted(flt.sensors), sorted(flt.kinds),
+            sorted(flt.districts), flt.include_private, state.settings.api_live_snapshot_page,
+        )
+    latest = tuple(reading_event("latest", int(r["time"].timestamp() * 1000), r["sensor_id"], r["metric"], r["value"])
+                   for r in rows)
+    return latest, len(rows), (rows[-1]["sensor_id"], rows[-1]["metric"]) if rows else after
+
+
+async def snapshot_pages(state: AppState, flt: LiveFilter, subscribed_at: float) -> AsyncIterator[list[Event]]:
     """`latest` events, a page at a time: the latest value of every matching series that reported
     within CITYSENSE_API_LIVE_RECENT_HOURS, in (sensor_id, metric) order."""
     page = state.settings.api_live_snapshot_page
-    since = datetime.now(UTC) - timedelta(hours=state.settings.api_live_recent_hours)
+    # The query starts at the hour bucket anyway (time_bucket in the SQL): as the page's key it lets
+    # clients that connect within the same hour share the page.
+    since = (datetime.now(UTC) - timedelta(hours=state.settings.api_live_recent_hours)).replace(
+        minute=0, second=0, microsecond=0)
     after = ("", "")
     while True:
-        async with state.snapshot_gate, state.pool.acquire() as conn:
-            rows = await queries.latest_page(
-                conn, since, after, sorted(flt.metrics), sorted(flt.sensors), sorted(flt.kinds),
-                sorted(flt.districts), flt.include_private, page,
-            )
-        n = len(rows)
-        latest = [reading_event("latest", int(r["time"].timestamp() * 1000), r["sensor_id"], r["metric"], r["value"])
-                  for r in rows]
-        if n:
-            after = (rows[-1]["sensor_id"], rows[-1]["metric"])
-        # Nothing of the page may stay referenced while this generator waits on a client that does
-        # not read: held by hundreds of such clients, small leftovers pin whole allocator arenas
-        # (measured: 1.1 MiB per client with 250-series pages). The consumer clears the list.
-        del rows
+        latest, n, after = await state.snapshot_pages.get(
+            (flt, since, after, page), subscribed_at, functools.partial(_query_page, state, flt, since, after))
         if latest:
-            yield latest
+            # A list of this client's own (the consumer clears it once written, so that nothing of
+            # the page stays referenced while it waits on a client that does not read: held by
+            # hundreds of such clients, small leftovers pinned whole allocator arenas, 1.1 MiB per
+            # client with 250-series pages). The events themselves are shared.
+            yield list(latest)
         if n < page:
             return
 
@@ -57,9 +69,10 @@ async def events(
     seconds. Ends after a `closed` event when the hub gives up on a client that stays behind.
     The caller owns each list it gets and should clear it once written (see `snapshot_pages`)."""
     sub = state.hub.subscribe(flt)
+    subscribed_at = time.monotonic()
     try:
         series = 0
-        async for latest in snapshot_pages(state, flt):
+        async for latest in snapshot_pages(state, flt, subscribed_at):
             series += len(latest)
             yield latest
         yield [event("snapshot_end", {"type": "snapshot_end", "series": series, "live_bus": state.bus is not None})]
