@@ -50,12 +50,14 @@ async def snapshot_pages(state: AppState, flt: LiveFilter, subscribed_at: float)
     while True:
         latest, n, after = await state.snapshot_pages.get(
             (flt, since, after, page), subscribed_at, functools.partial(_query_page, state, flt, since, after))
-        if latest:
-            # A list of this client's own (the consumer clears it once written, so that nothing of
-            # the page stays referenced while it waits on a client that does not read: held by
-            # hundreds of such clients, small leftovers pinned whole allocator arenas, 1.1 MiB per
-            # client with 250-series pages). The events themselves are shared.
-            yield list(latest)
+        # A list of this client's own, and nothing else of the page kept here: the consumer clears
+        # the list once written, so no event stays referenced while this generator waits on a client
+        # that does not read (held by hundreds of such clients, small leftovers pinned whole
+        # allocator arenas: 1.1 MiB per client with 250-series pages).
+        mine = list(latest)
+        del latest
+        if mine:
+            yield mine
         if n < page:
             return
 
