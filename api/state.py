@@ -12,6 +12,7 @@ from api.admission import LiveSlots, PublicRate
 from api.auth import ApiKeys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
+from api.push.intake import Intake
 from api.sensor_cache import RegistryCache
 from citysense.settings import Settings
 
@@ -27,3 +28,4 @@ class AppState:
     live_slots: LiveSlots
     public_rate: PublicRate
     snapshot_gate: asyncio.Semaphore  # live snapshot queries at once
+    push: Intake | None = None  # HTTP push; None when no key has the ingest scope
