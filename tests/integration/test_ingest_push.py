@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,7 +20,21 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.support import ApiProcess, Broker, IngestProcess, clear_mqtt_session, count, eventually
+from simulators.faults import FaultConfig
+from simulators.fleet_registration import register
+from simulators.http_push import HttpSink, request_for
+from simulators.plan import build_plan, expected_rows
+from simulators.publisher import MqttSink
+from simulators.testing import run_plan, sample_fleet, unique_fleet
+from tests.integration.support import (
+    ROOT,
+    ApiProcess,
+    Broker,
+    IngestProcess,
+    clear_mqtt_session,
+    count,
+    eventually,
+)
 from tests.integration.test_api_support import ADMIN_KEY, READ_KEY, api_process
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "push"
@@ -341,3 +357,62 @@ async def test_payloads_accepted_while_ingest_is_down_are_stored_once_it_is_back
     await _wait_rows(db, sensors, len(sent))
     await asyncio.sleep(0.5)
     _assert_same(await _stored(db, sensors), sent)
+
+
+async def test_simulate_via_http_stores_the_plan_exactly(stack: Stack, http: httpx.AsyncClient,
+                                                         db: asyncpg.Connection) -> None:
+    """`citysense simulate --via http`'s sink: LoRaWAN, airrohr and SenML devices POST, the rest publish over
+    MQTT; what is stored is what the plan says, malformed payloads are dead-lettered (by the API for those
+    that came over HTTP, by ingest for the others)."""
+    tag = uuid.uuid4().hex[:8]
+    fleet = unique_fleet(sample_fleet(), tag)
+    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=15)
+    plan = build_plan(fleet, end - timedelta(hours=2), end, seed=11,
+                      faults=FaultConfig(frozenset({"duplicates", "malformed"}), 0.08))
+    pushed = [e for e in plan.events if request_for(e) is not None]
+    assert {e.format for e in pushed} >= {"ttn", "chirpstack", "sensor-community", "senml"}
+    assert any(e.malformed for e in pushed)
+    await register(db, fleet)
+    # Ingest reads the bins' depths (for their fill level) from the registry at its first batch, then every minute.
+    assert stack.ingest.terminate() == 0
+    stack.ingest.start()
+    sink = HttpSink(stack.api.url, INGEST_KEY, MqttSink(stack.broker.endpoint, f"sim-http-{tag}"))
+    run = await run_plan(plan, stack.broker.endpoint, sink=sink)
+    assert sink.answers[202] + sink.answers[422] + sink.answers[200] == len(pushed)
+    assert sink.answers[422] == sum(e.malformed for e in pushed)
+
+    timed, untimed = expected_rows(run.events)
+    sensors = sorted({r.sensor_id for e in run.events for r in e.readings})
+    malformed = [e for e in run.events if e.malformed]
+    total = len(timed) + sum(untimed.values())
+
+    async def arrived() -> bool:
+        return (await count(db, "SELECT count(*) FROM readings WHERE sensor_id = ANY($1::text[])", sensors) >= total
+                and await count(db, "SELECT count(*) FROM rejected_messages") >= len(malformed))
+
+    await eventually(arrived, 90, f"{total} readings and {len(malformed)} dead letters")
+    await asyncio.sleep(0.5)
+    rows = await db.fetch("SELECT sensor_id, metric, time, value FROM readings WHERE sensor_id = ANY($1::text[])",
+                          sensors)
+    assert len(rows) == total
+    stamped = [r for r in rows if (r["sensor_id"], r["metric"], r["time"]) in timed]
+    assert len(stamped) == len(timed)
+    for r in stamped:
+        assert math.isclose(r["value"], timed[(r["sensor_id"], r["metric"], r["time"])], rel_tol=1e-12, abs_tol=1e-9)
+    dead = await db.fetch("SELECT error FROM rejected_messages")
+    assert len(dead) == len(malformed)
+    assert all(d["error"].startswith("DecodeError") for d in dead)
+
+
+async def test_simulate_via_http_with_a_refused_key_says_so(stack: Stack, http: httpx.AsyncClient) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "citysense.cli", "simulate", "--via", "http", "--api-url", stack.api.url,
+        "--api-key", READ_KEY, "--no-register", "--duration", "2h", "--speed", "10000", "--seed", "3",
+        cwd=ROOT, env={**os.environ, "CITYSENSE_MQTT_URL": stack.broker.url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 1
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("error: the API at "), last
+    assert "refused the key (HTTP 403" in last
+    assert "ingest scope" in last
