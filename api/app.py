@@ -119,11 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_middleware(PublicRateLimit)
+    # First: FastAPI tries the routes in order, and pushes are the API's most frequent requests.
+    app.include_router(ingest.router)
     app.include_router(health.router)
     app.include_router(sensors.router)
     app.include_router(aggregates.router)
     app.include_router(policy.router)
     app.include_router(live.router)
-    app.include_router(ingest.router)
     app.include_router(dashboard.router)
     return app

@@ -9,11 +9,12 @@ import asyncpg
 from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import Access, Scope, Verdict, decide, presented_key
+from api.auth import Access, Scope, Verdict, decide
 from api.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request for a lookup.
     state: AppState = request.state.app
     return state
 
@@ -71,23 +72,9 @@ def _requiring_with_query_key(needed: Scope) -> Callable[..., Access]:
     return dependency
 
 
-def _requiring_ingest(
-    state: State,
-    request: Request,
-    _x_api_key: Annotated[str | None, Security(_api_key)] = None,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
-) -> Access:
-    # The two schemes above are declared for the OpenAPI document; the key is read from the headers here
-    # because push senders may also use basic auth (the password is the key): airrohr can do nothing else.
-    headers = request.headers
-    return check(state, presented_key(headers.get("x-api-key"), headers.get("authorization")), Scope.INGEST)
-
-
 ReadAccess = Annotated[Access, Depends(_requiring(Scope.READ))]
 """Read scope; anyone when CITYSENSE_PUBLIC_READ=true (then `authenticated` is false)."""
 AdminAccess = Annotated[Access, Depends(_requiring(Scope.ADMIN))]
 OpenAccess = Annotated[Access, Depends(_requiring(None))]
 """Open data: anyone, but a key shown must be valid."""
-IngestAccess = Annotated[Access, Depends(_requiring_ingest)]
-"""The ingest scope: X-API-Key, Bearer, or basic auth with the key as the password."""
 LiveReadAccess = Annotated[Access, Depends(_requiring_with_query_key(Scope.READ))]

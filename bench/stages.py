@@ -945,6 +945,13 @@ def main(args: Any) -> int:
                     api["live"] = asyncio.run(api_live.run(settings, b.ep, quick, Path(tmp)))
                 except Exception as exc:  # reported, like a failed stage
                     api["live"] = {"error": f"{type(exc).__name__}: {exc}"}
+                b.say("API push benchmark (bench/api_push.py) …")
+                from bench import api_push
+
+                try:
+                    api["push"] = asyncio.run(api_push.run(settings, b.ep, quick, Path(tmp)))
+                except Exception as exc:  # reported, like a failed stage
+                    api["push"] = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             b.bus.stop()
             for c in list(b.sessions):
