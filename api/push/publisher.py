@@ -2,6 +2,12 @@
 after the broker's PUBACK, so the HTTP answer 202 means the broker holds the message (and queues it
 in ingest's persistent session while ingest is away).
 
+The PUBACK's reason code counts: MQTT v5 brokers acknowledge a message they did not take with a
+failure code (Mosquitto: 0x87 when the ACL denies the topic) and one that no subscription matched
+with 0x10, "no matching subscribers": the broker then drops it, which means ingest's persistent
+session does not exist (never started, or expired). Both are BrokerAway, not 202. aiomqtt's publish
+ignores the code, so the PUBACKs are awaited here, on paho's on_publish callback.
+
 Kept connected in the background with backoff; while it is not connected a publish raises
 BrokerAway at once (the route answers 503 with Retry-After) instead of waiting.
 """
@@ -9,11 +15,16 @@ BrokerAway at once (the route answers 503 with Retry-After) instead of waiting.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
+from paho.mqtt.reasoncodes import ReasonCode
 
 from citysense.backoff import backoff
 from citysense.endpoints import MqttEndpoint
@@ -25,6 +36,7 @@ _mqtt_log.setLevel(logging.ERROR)
 
 IN_FLIGHT = 1000  # QoS 1 publishes awaiting their PUBACK at once (the shipped broker's receive maximum)
 PUBACK_TIMEOUT_S = 10.0
+NO_MATCHING_SUBSCRIBERS = 0x10
 
 
 class BrokerAway(Exception):
@@ -38,6 +50,7 @@ class PushPublisher:
         # Done when the current connection is gone: publishes still awaiting their PUBACK then fail at
         # once (aiomqtt would let them wait out their timeout, and the sender with them).
         self._lost: asyncio.Future[None] | None = None
+        self._acks: dict[int, asyncio.Future[ReasonCode]] = {}  # packet id -> the PUBACK's reason code
         # Unique per process: two API replicas with one client id would take each other's connection.
         self.client_id = f"citysense-api-push-{uuid.uuid4().hex[:12]}"
 
@@ -46,21 +59,40 @@ class PushPublisher:
         return self._client is not None
 
     async def publish(self, topic: str, payload: bytes) -> None:
-        """Returns once the broker acknowledged the message (PUBACK); BrokerAway otherwise."""
+        """Returns once the broker acknowledged and took the message (PUBACK); BrokerAway otherwise."""
         client, lost = self._client, self._lost
         if client is None or lost is None:
             raise BrokerAway("the MQTT broker is not connected")
-        sent = asyncio.ensure_future(client.publish(topic, payload, qos=1, timeout=PUBACK_TIMEOUT_S))
+        info = client._client.publish(topic, payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise BrokerAway(f"the MQTT broker did not take the message: {paho.error_string(info.rc)}")
+        # The PUBACK cannot have been handled yet: paho reads it on this event loop, after we yield.
+        ack = asyncio.get_running_loop().create_future()
+        self._acks[info.mid] = ack
         try:
-            await asyncio.wait((sent, lost), return_when=asyncio.FIRST_COMPLETED)
+            async with asyncio.timeout(PUBACK_TIMEOUT_S):
+                await asyncio.wait((ack, lost), return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            raise BrokerAway(f"no PUBACK from the MQTT broker within {PUBACK_TIMEOUT_S:g} s") from None
         finally:
-            if not sent.done():
-                sent.cancel()
-        if sent.cancelled():
+            self._acks.pop(info.mid, None)
+        if not ack.done():
             raise BrokerAway("lost the MQTT broker before it acknowledged the message")
-        exc = sent.exception()
-        if exc is not None:
-            raise BrokerAway(f"the MQTT broker did not take the message: {exc}") from None
+        code = ack.result()
+        if code.value == NO_MATCHING_SUBSCRIBERS:
+            log.error("the broker has no subscription for %s: is ingest's persistent session there?", topic)
+            raise BrokerAway("no subscriber for the payload's topic on the broker (ingest's session is missing)")
+        if code.is_failure:
+            log.error("the broker refused a push on %s: %s (does the API's MQTT user may write it?)", topic, code)
+            raise BrokerAway(f"the MQTT broker refused the message: {code}")
+
+    def _on_publish(self, original: Callable[..., None], client: paho.Client, userdata: Any, mid: int,
+                    code: ReasonCode, properties: Any) -> None:
+        """paho's on_publish (on the event loop: aiomqtt drives paho's socket there), then aiomqtt's own."""
+        ack = self._acks.pop(mid, None)
+        if ack is not None and not ack.done():
+            ack.set_result(code)
+        original(client, userdata, mid, code, properties)
 
     async def run(self) -> None:
         delays = backoff(cap=5.0)  # senders are told to come back soon: reconnect soon
@@ -72,6 +104,10 @@ class PushPublisher:
                     protocol=aiomqtt.ProtocolVersion.V5, clean_start=True, max_inflight_messages=IN_FLIGHT,
                     tls_context=ssl.create_default_context() if ep.tls else None, timeout=10, logger=_mqtt_log,
                 ) as client:
+                    # aiomqtt keeps its paho client in `_client` and ignores the PUBACK's reason code there.
+                    original = client._client.on_publish
+                    assert original is not None
+                    client._client.on_publish = functools.partial(self._on_publish, original)
                     self._lost = asyncio.get_running_loop().create_future()
                     self._client = client
                     delays = backoff(cap=5.0)

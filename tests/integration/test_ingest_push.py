@@ -416,3 +416,20 @@ async def test_simulate_via_http_with_a_refused_key_says_so(stack: Stack, http: 
     assert last.startswith("error: the API at "), last
     assert "refused the key (HTTP 403" in last
     assert "ingest scope" in last
+
+
+async def test_no_subscriber_on_the_broker_is_503_not_202(database_url: str, tmp_path: Path) -> None:
+    """A broker without ingest's session drops what it is sent (PUBACK 0x10, no matching subscribers): the payload
+    is not queued anywhere, so the sender must not hear 202."""
+    with Broker(tmp_path / "mosquitto") as broker:
+        api = api_process(database_url, broker.endpoint, tmp_path, CITYSENSE_API_KEYS=f"{INGEST_KEY}:ingest")
+        try:
+            async with httpx.AsyncClient(base_url=api.url, timeout=30, headers={"x-api-key": INGEST_KEY}) as client:
+                await _push_ready(client)
+                p = citysense_json("meter-nobody", datetime.now(UTC).replace(microsecond=0), 1.0, 230.0)
+                answer = await client.post(p.path, content=p.body, headers=p.headers)
+                assert answer.status_code == 503, answer.text
+                assert "no subscriber" in answer.json()["detail"]
+                assert int(answer.headers["retry-after"]) > 0
+        finally:
+            api.stop()
