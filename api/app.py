@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -92,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # HTTP push needs its own MQTT connection; a deployment without ingest keys does not open it.
         if any(scope is Scope.INGEST for scope in keys.by_key.values()):
             publisher = PushPublisher(cfg.mqtt)
-            push = Intake(publisher, prepare_config(cfg), Writer(pool))
+            # Strict mode (unknown sensors refused) stays ingest's: it holds the registry; the API would refuse
+            # every payload with an empty one. Ingest dead-letters an unknown sensor's readings as over MQTT.
+            push = Intake(publisher, dataclasses.replace(prepare_config(cfg), strict=False), Writer(pool))
             tasks.append(asyncio.create_task(publisher.run(), name="push-publisher"))
         try:
             yield {"app": AppState(
