@@ -21,11 +21,12 @@ import orjson
 import pytest
 
 from simulators.faults import FaultConfig
+from simulators.fleet import load_fleet
 from simulators.fleet_registration import register
 from simulators.http_push import HttpSink, request_for
 from simulators.plan import build_plan, expected_rows
 from simulators.publisher import MqttSink
-from simulators.testing import run_plan, sample_fleet, unique_fleet
+from simulators.testing import fleet_toml, run_plan, sample_fleet, unique_fleet
 from tests.integration.support import (
     ROOT,
     ApiProcess,
@@ -433,3 +434,29 @@ async def test_no_subscriber_on_the_broker_is_503_not_202(database_url: str, tmp
                 assert int(answer.headers["retry-after"]) > 0
         finally:
             api.stop()
+
+
+async def test_citysense_simulate_via_http_command(stack: Stack, http: httpx.AsyncClient, db: asyncpg.Connection,
+                                                   database_url: str, tmp_path: Path) -> None:
+    """The command itself: the key from CITYSENSE_API_KEYS, LoRaWAN and airrohr devices over HTTP, the rest over
+    MQTT, a summary line of the HTTP answers, and the readings in the database under the MQTT sensor ids."""
+    tag = uuid.uuid4().hex[:8]
+    fleet = unique_fleet(load_fleet().only({"tasmota:air-vaartkom", "ttn:eui-24e124136c225103"}), tag)
+    fleet_file = tmp_path / "fleet.toml"
+    fleet_file.write_text(fleet_toml(fleet))
+    env = {**os.environ, "CITYSENSE_DATABASE_URL": database_url, "CITYSENSE_MQTT_URL": stack.broker.url,
+           "CITYSENSE_API_KEYS": f"{READ_KEY}:read,{INGEST_KEY}:ingest"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "citysense.cli", "simulate", "--via", "http", "--api-url", stack.api.url,
+        "--fleet", str(fleet_file), "--seed", "5", "--speed", "3600", "--duration", "30m",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, raw_err = await asyncio.wait_for(proc.communicate(), 120)
+    err = raw_err.decode()
+    assert proc.returncode == 0, err
+    assert f"HTTP push to {stack.api.url}" in err
+    accepted = int(err.split(f"HTTP push to {stack.api.url}: 202 x", 1)[1].split()[0].rstrip(","))
+    assert accepted >= 1
+    ttn_id = next(s.id for s in fleet.sensors if s.id.startswith("ttn:"))
+    tasmota_id = next(s.id for s in fleet.sensors if s.id.startswith("tasmota:"))
+    await _wait_rows(db, {ttn_id}, 1, within=60)  # pushed over HTTP
+    await _wait_rows(db, {tasmota_id}, 1, within=60)  # published over MQTT
