@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,15 +16,19 @@ from fastapi.responses import JSONResponse
 
 from api.admission import LiveLimits, LiveSlots, PublicRate
 from api.answers.live import SNAPSHOT_QUERIES
-from api.auth import parse_api_keys
+from api.auth import Scope, parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
 from api.live.pages import SharedPages
-from api.routes import aggregates, dashboard, health, live, policy, sensors
+from api.push.intake import Intake
+from api.push.publisher import PushPublisher
+from api.routes import aggregates, dashboard, health, ingest, live, policy, sensors
 from api.sensor_cache import RegistryCache
 from api.state import AppState
 from api.throttle import PublicRateLimit
 from citysense.settings import Settings, load_settings
+from ingest.prepare import prepare_config
+from ingest.writer import Writer
 from models.migrate import require_current
 
 log = logging.getLogger("citysense.api")
@@ -32,11 +37,13 @@ DESCRIPTION = """
 Leuven's smart-city sensor data: the registry, raw readings, aggregates, policy reports, open
 data and live feeds. Times are ISO-8601 with a zone; `from` is inclusive, `to` exclusive.
 
-**Access.** Keys come from CITYSENSE_API_KEYS (`key:scope`, scope `read` or `admin`), sent as
-`X-API-Key: <key>` or `Authorization: Bearer <key>`. Reading needs a read (or admin) key unless
-CITYSENSE_PUBLIC_READ=true; writing the registry always needs an admin key; `/api/v1/open/*`
-is public. A missing or unknown key gets 401, a key without the scope 403. Callers without a key
-never see private sensors (e.g. household meters).
+**Access.** Keys come from CITYSENSE_API_KEYS (`key:scope`, scope `read`, `admin` or `ingest`), sent
+as `X-API-Key: <key>` or `Authorization: Bearer <key>`. Reading needs a read (or admin) key unless
+CITYSENSE_PUBLIC_READ=true; writing the registry always needs an admin key; pushing device payloads
+(`/api/v1/ingest/*`) needs an ingest key (an admin key will not do: device configs hold ingest keys
+only), which may also come as the password of HTTP basic auth; `/api/v1/open/*` is public. A missing
+or unknown key gets 401, a key without the scope 403. Callers without a key never see private
+sensors (e.g. household meters).
 """
 
 
@@ -79,17 +86,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
         hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
         bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
+        keys = parse_api_keys(cfg.api_keys)
         tasks = [asyncio.create_task(registry.run(), name="registry")]
         if bus is not None:
             tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
+        push = None
+        # HTTP push needs its own MQTT connection; a deployment without ingest keys does not open it.
+        if any(scope is Scope.INGEST for scope in keys.by_key.values()):
+            publisher = PushPublisher(cfg.mqtt)
+            # Strict mode (unknown sensors refused) stays ingest's: it holds the registry; the API would refuse
+            # every payload with an empty one. Ingest dead-letters an unknown sensor's readings as over MQTT.
+            push = Intake(publisher, dataclasses.replace(prepare_config(cfg), strict=False), Writer(pool))
+            tasks.append(asyncio.create_task(publisher.run(), name="push-publisher"))
         try:
             yield {"app": AppState(
-                settings=cfg, pool=pool, keys=parse_api_keys(cfg.api_keys), registry=registry, hub=hub, bus=bus,
+                settings=cfg, pool=pool, keys=keys, registry=registry, hub=hub, bus=bus,
                 live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
                                                 cfg.api_live_max_per_address)),
                 public_rate=PublicRate(cfg.api_public_rate),
-                snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES),
-                snapshot_pages=SharedPages(),
+                snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES), snapshot_pages=SharedPages(), push=push,
             )}
         finally:
             for t in tasks:
@@ -108,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_middleware(PublicRateLimit)
+    # First: FastAPI tries the routes in order, and pushes are the API's most frequent requests.
+    app.include_router(ingest.router)
     app.include_router(health.router)
     app.include_router(sensors.router)
     app.include_router(aggregates.router)

@@ -5,6 +5,8 @@ The keys themselves (CITYSENSE_API_KEYS, scopes, parsing) are citysense.api_keys
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from enum import Enum
 
@@ -50,13 +52,29 @@ def decide(keys: ApiKeys, presented: str | None, needed: Scope | None, public_re
     return Verdict.UNAUTHORIZED, ANONYMOUS
 
 
+def basic_password(token: str) -> str | None:
+    """The password of HTTP basic credentials (`base64(user:password)`), None when they are not that.
+    Some senders (airrohr stations) can only do basic auth: the password is the key, the user is free."""
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _user, sep, password = decoded.partition(":")
+    return password if sep and password else None
+
+
 def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
-    """The key a request shows: `X-API-Key`, else `Authorization: Bearer <key>`."""
+    """The key a request shows: `X-API-Key`, else `Authorization: Bearer <key>`, else the password of
+    `Authorization: Basic …`."""
     if x_api_key:
         return x_api_key.strip() or None
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
+        if scheme.lower() == "basic":
+            password = basic_password(token)
+            if password is not None:
+                return password
         return authorization.strip()  # anything else is a wrong key, not an absent one
     return None

@@ -13,7 +13,8 @@ from api.auth import Access, Scope, Verdict, decide
 from api.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request for a lookup.
     state: AppState = request.state.app
     return state
 

@@ -42,6 +42,8 @@ class HealthStatus(BaseModel):
     database: str
     timescaledb: str | None = None
     live_bus: str | None = Field(default=None, description="subscribed | connecting | off")
+    push: str | None = Field(default=None, description="HTTP push to the broker: connected | connecting | off "
+                                                       "(off: no key has the ingest scope)")
 
 
 class SensorOut(BaseModel):

@@ -13,6 +13,7 @@ from api.auth import ApiKeys
 from api.live.bus import BusFollower
 from api.live.hub import Event, Hub
 from api.live.pages import SharedPages
+from api.push.intake import Intake
 from api.sensor_cache import RegistryCache
 from citysense.settings import Settings
 
@@ -30,3 +31,4 @@ class AppState:
     snapshot_gate: asyncio.Semaphore  # live snapshot queries at once
     # live snapshot pages shared by clients connecting together: (events, rows, key after)
     snapshot_pages: SharedPages[tuple[tuple[Event, ...], int, tuple[str, str]]]
+    push: Intake | None = None  # HTTP push; None when no key has the ingest scope

@@ -73,6 +73,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker-max-packet-size", type=_positive, metavar="BYTES",
                    help="override max_packet_size of the shipped Mosquitto config for the private broker "
                         "(default: as shipped, 262144)")
-    p.add_argument("--api", action="store_true", help="also run the API latency benchmark (bench/api_latency.py)")
+    p.add_argument("--api", action="store_true",
+                   help="also run the API benchmarks: latency (bench/api_latency.py), live feed (bench/api_live.py) "
+                        "and HTTP push (bench/api_push.py)")
     p.add_argument("--keep", action="store_true",
                    help="keep the bench databases (one per stage) and the work directory with the logs")

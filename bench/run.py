@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from bench import api_latency as api_bench
-from bench import api_live, report
+from bench import api_live, api_push, report
 from bench.broker import BusListener
 from bench.harness import Bench, bench_log, read_text, rss_mb
 from bench.messages import load_or_generate
@@ -223,6 +223,11 @@ def main(args: Any) -> int:
                     api["live"] = asyncio.run(api_live.run(settings, b.ep, quick, Path(tmp)))
                 except Exception as exc:  # reported, like a failed stage
                     api["live"] = {"error": f"{type(exc).__name__}: {exc}"}
+                b.say("API push benchmark (bench/api_push.py) …")
+                try:
+                    api["push"] = asyncio.run(api_push.run(settings, b.ep, quick, Path(tmp)))
+                except Exception as exc:  # reported, like a failed stage
+                    api["push"] = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             b.bus.stop()
             for c in list(b.sessions):

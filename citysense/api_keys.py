@@ -3,8 +3,9 @@
 Ground, not API: the settings validate CITYSENSE_API_KEYS with it at start-up, and the API's
 access decisions (api.auth) use the parsed keys.
 
-`CITYSENSE_API_KEYS` is `key:scope,key:scope`, scope `read` or `admin` (admin may
-also read). Errors never quote a key: settings errors end up in logs.
+`CITYSENSE_API_KEYS` is `key:scope,key:scope`, scope `read`, `admin` (admin may
+also read) or `ingest` (may push device payloads, nothing else; an admin key may not
+push: see Scope.allows). Errors never quote a key: settings errors end up in logs.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ _KEY_CHARS = re.compile(r"[A-Za-z0-9._~+/=-]+")
 class Scope(StrEnum):
     READ = "read"
     ADMIN = "admin"
+    INGEST = "ingest"
 
     def allows(self, needed: Scope) -> bool:
-        return self is Scope.ADMIN or needed is Scope.READ
+        # Admin covers reading, not pushing: an ingest key lives in device configs and third-party
+        # consoles (a TTN webhook, an airrohr station's settings), where an admin key must never end up,
+        # and a leaked ingest key can neither read private data nor change the registry.
+        return self is needed or (self is Scope.ADMIN and needed is Scope.READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,7 @@ def parse_api_keys(text: str) -> ApiKeys:
             parsed = Scope(scope.strip().lower())
         except ValueError:
             raise ValueError(
-                f"CITYSENSE_API_KEYS entry {n} has scope {scope.strip()!r}; use read or admin"
+                f"CITYSENSE_API_KEYS entry {n} has scope {scope.strip()!r}; use read, admin or ingest"
             ) from None
         key = key.strip()
         if len(key) < MIN_KEY_LENGTH:

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     database_url: str = LOCAL_DATABASE_URL
     mqtt_url: str = LOCAL_MQTT_URL
     timezone: str = "Europe/Brussels"
-    api_keys: str = ""  # "key:scope,key:scope" — scope read or admin
+    api_keys: str = ""  # "key:scope,key:scope" — scope read, admin or ingest
     public_read: bool = False
 
     # Ingest

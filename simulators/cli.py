@@ -66,9 +66,18 @@ def _iso(t: datetime) -> str:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    from simulators.publisher import BrokerUnreachable, Pace, publish, register_fleet
+    from simulators.http_push import HttpSink, PushRefused, ingest_key
+    from simulators.publisher import BrokerUnreachable, MqttSink, Pace, publish, register_fleet
 
     settings = _settings()
+    key: str | None = None
+    if args.via == "http":
+        from citysense.api_keys import parse_api_keys
+
+        key = args.api_key or ingest_key(parse_api_keys(settings.api_keys))
+        if not key:
+            return _fail("--via http needs a key with the ingest scope: --api-key KEY, or an entry KEY:ingest in "
+                         "CITYSENSE_API_KEYS")
     fleet = _fleet(args.fleet)
     now = datetime.now(UTC).replace(microsecond=0)
     start: datetime = args.start or default_start(now, args.speed, args.duration)
@@ -86,7 +95,7 @@ def simulate(args: argparse.Namespace) -> int:
         f"simulate: {len(fleet)} sensors from {fleet.name}, seed {args.seed}, speed {args.speed:g}x, "
         f"simulated {_iso(start)} -> {until}, faults: "
         f"{', '.join(sorted(faults.enabled)) + f' at rate {faults.rate:g}' if faults.enabled else 'none'}, "
-        f"broker {settings.mqtt!r}",
+        f"broker {settings.mqtt!r}" + (f", HTTP push to {args.api_url}" if key else ""),
         file=sys.stderr, flush=True,
     )
     if args.speed > 1 and end is not None and end > now + timedelta(seconds=1) and args.start is not None:
@@ -94,6 +103,8 @@ def simulate(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     async def main() -> int:
+        client_id = f"citysense-simulate-{os.getpid()}"
+        http = HttpSink(args.api_url, key, MqttSink(settings.mqtt, client_id)) if key else None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,15 +115,15 @@ def simulate(args: argparse.Namespace) -> int:
         events = iter_events(fleet, start, end, args.seed, faults, settings.tz, stats)
         try:
             summary = await publish(
-                events, settings.mqtt, pace, client_id=f"citysense-simulate-{os.getpid()}", stop=stop,
-                out=sys.stderr, progress_every=args.progress_every, stats=stats,
+                events, settings.mqtt, pace, client_id=client_id, stop=stop,
+                out=sys.stderr, progress_every=args.progress_every, stats=stats, sink=http,
             )
-        except BrokerUnreachable as exc:
+        except (BrokerUnreachable, PushRefused) as exc:
             return _fail(str(exc))
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        for line in summary.lines():
+        for line in summary.lines() + (http.lines() if http else []):
             print(line, file=sys.stderr, flush=True)
         return 0
 

@@ -141,6 +141,20 @@ def add_simulate_options(parser: argparse.ArgumentParser) -> None:
         "--no-register", action="store_true",
         help="do not upsert the fleet's sensors (kind, district, position, bin depth) into the database",
     )
+    parser.add_argument(
+        "--via", choices=("mqtt", "http"), default="mqtt",
+        help="mqtt (default): every device publishes on its topic; http: The Things Stack and ChirpStack uplinks, "
+        "airrohr stations and SenML/JSON senders POST to the API's push endpoints (/api/v1/ingest/...) the way "
+        "those senders do, the MQTT-only devices still publish over MQTT",
+    )
+    parser.add_argument(
+        "--api-url", default="http://127.0.0.1:8000", metavar="URL",
+        help="with --via http: the API's base URL (default http://127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "--api-key", default=None, metavar="KEY",
+        help="with --via http: a key with the ingest scope (default: the first key:ingest of CITYSENSE_API_KEYS)",
+    )
 
 
 def add_backfill_options(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""`citysense simulate`: publish the fleet's traffic over MQTT (QoS 1) as the devices would (I/O).
+"""`citysense simulate`: publish the fleet's traffic over MQTT (QoS 1) as the devices would (I/O), or
+through another Sink (simulators.http_push: the API's HTTP push endpoints).
 
 Simulated time runs at `speed` times the wall clock (60: a simulated hour per real
 minute) from `start`, but never ahead of the wall clock: ingest rejects readings
@@ -20,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import aiomqtt
 import asyncpg
@@ -103,6 +104,35 @@ def mqtt_client(endpoint: MqttEndpoint, client_id: str) -> aiomqtt.Client:
         identifier=client_id, protocol=aiomqtt.ProtocolVersion.V5, max_inflight_messages=_IN_FLIGHT,
         tls_context=ssl.create_default_context() if endpoint.tls else None, timeout=10, logger=_mqtt_log,
     )
+
+
+class Sink(Protocol):
+    """Where events go: `send` returns once the event is delivered (or raises, which ends the run)."""
+
+    async def open(self) -> None: ...
+    async def send(self, event: Event) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MqttSink:
+    """The devices' own way: each event on its topic at QoS 1, delivered at the PUBACK."""
+
+    def __init__(self, endpoint: MqttEndpoint, client_id: str) -> None:
+        self.endpoint = endpoint
+        self.client = mqtt_client(endpoint, client_id)
+
+    async def open(self) -> None:
+        try:
+            await self.client.__aenter__()
+        except aiomqtt.MqttError as exc:
+            raise BrokerUnreachable(f"cannot reach the MQTT broker {self.endpoint!r}: {exc}") from None
+
+    async def send(self, event: Event) -> None:
+        await self.client.publish(event.topic, event.payload, qos=1, timeout=60)
+
+    async def close(self) -> None:
+        with contextlib.suppress(aiomqtt.MqttError, asyncio.CancelledError):
+            await self.client.__aexit__(None, None, None)
 
 
 async def register_fleet(database_url: str, fleet: Fleet, out: TextIO | None) -> bool:
@@ -197,14 +227,13 @@ async def publish(
     keep_events: bool = False,
     stats: PlanStats | None = None,
     wall_clock: Callable[[], float] = time.time,
+    sink: Sink | None = None,
 ) -> RunSummary:
-    """Publish events at QoS 1 in order, paced; returns what was published (once every PUBACK is in)."""
+    """Publish events in order, paced, at QoS 1 to `endpoint` (or through `sink`); returns what was published
+    once every event is delivered."""
     run = _Run(pace, stop or asyncio.Event(), out, progress_every, keep_events, wall_clock)
-    try:
-        client = mqtt_client(endpoint, client_id)
-        await client.__aenter__()
-    except aiomqtt.MqttError as exc:
-        raise BrokerUnreachable(f"cannot reach the MQTT broker {endpoint!r}: {exc}") from None
+    sink = sink or MqttSink(endpoint, client_id)
+    await sink.open()
     inflight: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
 
@@ -222,7 +251,7 @@ async def publish(
             for event in chunk:
                 if not await run.until_due(event):
                     break
-                task = asyncio.create_task(client.publish(event.topic, event.payload, qos=1, timeout=60))
+                task = asyncio.create_task(sink.send(event))
                 inflight.add(task)
                 task.add_done_callback(settled)
                 run.summary.add(event, keep_events)
@@ -240,8 +269,7 @@ async def publish(
     finally:
         for task in inflight:
             task.cancel()
-        with contextlib.suppress(aiomqtt.MqttError, asyncio.CancelledError):
-            await client.__aexit__(None, None, None)
+        await sink.close()
     summary = run.summary
     summary.elapsed_s = time.monotonic() - run.t0
     if stats is not None:

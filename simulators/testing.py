@@ -24,7 +24,7 @@ from simulators.encoders import BRUSSELS
 from simulators.faults import FaultConfig
 from simulators.fleet import FORMATS, Fleet, Sensor, load_fleet, rename
 from simulators.plan import Event, Plan, PlanStats, build_plan, expected_rows
-from simulators.publisher import Pace, RunSummary, publish
+from simulators.publisher import Pace, RunSummary, Sink, publish
 
 __all__ = ["SimulationRun", "expected_rows", "fleet_toml", "run_fleet", "run_plan", "sample_fleet", "topics_of",
            "unique_fleet"]
@@ -102,13 +102,14 @@ def topics_of(events: Iterable[Event]) -> list[str]:
     return sorted({e.topic for e in events})
 
 
-async def run_plan(plan: Plan, endpoint: MqttEndpoint, client_id: str | None = None) -> SimulationRun:
-    """Publish a plan as fast as the broker takes it (QoS 1, every PUBACK awaited)."""
+async def run_plan(plan: Plan, endpoint: MqttEndpoint, client_id: str | None = None,
+                   sink: Sink | None = None) -> SimulationRun:
+    """Publish a plan as fast as the broker (or `sink`) takes it (QoS 1, every PUBACK awaited)."""
     start = plan.events[0].publish_at if plan.events else 0.0
     summary = await publish(
         iter(plan.events), endpoint, Pace(start, math.inf, None),
         client_id=client_id or f"citysense-sim-test-{os.getpid()}-{id(plan):x}", keep_events=True,
-        stats=plan.stats, progress_every=3600.0,
+        stats=plan.stats, progress_every=3600.0, sink=sink,
     )
     return SimulationRun(tuple(summary.events), plan.stats, summary)
 

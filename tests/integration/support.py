@@ -82,12 +82,13 @@ class IngestProcess:
             "CITYSENSE_LOG_LEVEL": "INFO",
             **self.extra_env,
         }
+        before = len(self.log_text()) if self.log_path.exists() else 0  # a restart appends to the same log
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "citysense.cli", "ingest"], cwd=ROOT, env=env,
             stdout=log, stderr=subprocess.STDOUT,
         )
-        self.wait_for_log("subscribed to", timeout=30)
+        self.wait_for_log("subscribed to", timeout=30, after=before)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

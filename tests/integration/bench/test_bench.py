@@ -57,6 +57,11 @@ def test_report_has_every_section(quick_run: tuple[int, dict[str, Any], str]) ->
     assert [t["name"] for t in report["targets"]] == list(TARGETS)
     assert "api" in report
     assert "latency" in report["api"]
+    push = report["api"]["push"]
+    assert "error" not in push, push
+    assert push["payloads_accepted"] > 0
+    assert push["answers"] == {"202": push["payloads_accepted"]}
+    assert push["readings_stored"] == push["readings_announced"] > 0  # every reading a 202 announced, once
     for name, stage in report["stages"].items():
         assert "verification" in stage, name
     # the table for people goes to stderr

@@ -37,7 +37,7 @@ def test_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ("env", "message"),
     [
         ({"CITYSENSE_API_KEYS": "short:admin"}, "at least 16"),
-        ({"CITYSENSE_API_KEYS": "0123456789abcdef:superuser"}, "read or admin"),
+        ({"CITYSENSE_API_KEYS": "0123456789abcdef:superuser"}, "read, admin or ingest"),
         ({"CITYSENSE_API_KEYS": "0123456789abcdef"}, "key:scope"),
         ({"CITYSENSE_API_OPEN_MIN_SENSORS": "1"}, "greater than or equal to 2"),
         ({"CITYSENSE_API_MAX_ROWS": "0"}, "greater than or equal to 1"),

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import dataclasses
+
 import pytest
 
 from api.auth import (
@@ -14,6 +17,50 @@ from api.auth import (
 
 R = "r" * 16
 A = "a" * 20
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", {}),
+        ("  ", {}),
+        (f"{R}:read", {R: Scope.READ}),
+        (f"{R}:read,{A}:admin", {R: Scope.READ, A: Scope.ADMIN}),
+        (f" {R} : READ , {A}:Admin ", {R: Scope.READ, A: Scope.ADMIN}),
+        ("k.e_y~+/=-0123456789:read", {"k.e_y~+/=-0123456789": Scope.READ}),
+    ],
+)
+def test_parse_valid(text: str, expected: dict[str, Scope]) -> None:
+    assert dict(parse_api_keys(text).by_key) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("short:read", "at least 16"),
+        (f"{R}", "not key:scope"),
+        (":read", "not key:scope"),
+        (f"{R}:write", "use read, admin or ingest"),
+        (f"{R}:read,,{A}:admin", "entry 2 is empty"),
+        (f"{R}:read,{R}:admin", "repeats"),
+        ("with space 0123456789:read", "letters, digits"),
+        ("ünïcode-0123456789:read", "letters, digits"),
+    ],
+)
+def test_parse_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        parse_api_keys(text)
+    assert R not in str(info.value)
+    assert "0123456789" not in str(info.value)
+
+
+def test_keys_are_immutable_and_never_printed() -> None:
+    keys = parse_api_keys(f"{R}:read")
+    with pytest.raises(TypeError):
+        keys.by_key[A] = Scope.ADMIN  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        keys.by_key = {}  # type: ignore[misc]
+    assert R not in repr(keys)
 
 
 KEYS = parse_api_keys(f"{R}:read,{A}:admin")
@@ -63,8 +110,33 @@ def test_no_keys_configured() -> None:
         (None, f"Bearer {A}", A),
         (None, f"bearer   {A} ", A),
         (None, "Bearer ", "Bearer"),  # shown but empty: a wrong key, not an absent one
-        (None, f"Basic {A}", f"Basic {A}"),
+        (None, f"Basic {A}", f"Basic {A}"),  # not base64 of user:password
+        (None, "Basic " + base64.b64encode(f"station:{A}".encode()).decode(), A),  # the password is the key
+        (None, "basic " + base64.b64encode(f":{A}".encode()).decode(), A),
+        (None, "Basic " + base64.b64encode(b"station:").decode(), "Basic c3RhdGlvbjo="),  # no password
     ],
 )
 def test_presented_key(x_api_key: str | None, authorization: str | None, expected: str | None) -> None:
     assert presented_key(x_api_key, authorization) == expected
+
+
+def test_ingest_scope_stands_alone() -> None:
+    # An ingest key pushes and does nothing else; an admin key does not push (api_keys.Scope.allows says why).
+    assert Scope.INGEST.allows(Scope.INGEST)
+    assert not Scope.INGEST.allows(Scope.READ)
+    assert not Scope.INGEST.allows(Scope.ADMIN)
+    assert not Scope.ADMIN.allows(Scope.INGEST)
+    assert not Scope.READ.allows(Scope.INGEST)
+    keys = parse_api_keys(f"{R}:read,{A}:admin,{'i' * 16}:ingest")
+    assert decide(keys, "i" * 16, Scope.INGEST, False) == (ALLOW, Access(Scope.INGEST))
+    assert decide(keys, "i" * 16, Scope.READ, True)[0] is FORBID  # even with public read: a key shown counts
+    assert decide(keys, R, Scope.INGEST, False)[0] is FORBID
+    assert decide(keys, A, Scope.INGEST, False)[0] is FORBID
+    assert decide(keys, None, Scope.INGEST, True)[0] is UNAUTH
+
+
+def test_admin_scope_includes_read() -> None:
+    assert Scope.ADMIN.allows(Scope.READ)
+    assert Scope.ADMIN.allows(Scope.ADMIN)
+    assert Scope.READ.allows(Scope.READ)
+    assert not Scope.READ.allows(Scope.ADMIN)

@@ -31,7 +31,7 @@ def test_parse_valid(text: str, expected: dict[str, Scope]) -> None:
         ("short:read", "at least 16"),
         (f"{R}", "not key:scope"),
         (":read", "not key:scope"),
-        (f"{R}:write", "use read or admin"),
+        (f"{R}:write", "use read, admin or ingest"),
         (f"{R}:read,,{A}:admin", "entry 2 is empty"),
         (f"{R}:read,{R}:admin", "repeats"),
         ("with space 0123456789:read", "letters, digits"),
