@@ -72,16 +72,24 @@ class EventStreamResponse(Response):
         return True
 
     async def _pump(self, send: Send, transport: asyncio.WriteTransport | None) -> None:
-        async for data in self.chunks:
+        chunks = aiter(self.chunks)
+        while True:
+            # Room first, then the next chunk: a client that does not read holds no chunk of ours
+            # (and its snapshot's next page is not even queried) while we wait for it.
             if not await self._room(transport):
                 self.stalled = True
                 return
+            try:
+                data = await anext(chunks)
+            except StopAsyncIteration:
+                break
             try:
                 async with asyncio.timeout(self.stall_s):
                     await send({"type": "http.response.body", "body": data, "more_body": True})
             except TimeoutError:
                 self.stalled = True
                 return
+            del data  # not held while the next _room() waits
         async with asyncio.timeout(self.stall_s):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -38,7 +38,7 @@ from tests.integration.support import (
     eventually,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "push"
+FIXTURES = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "push"
 INGEST_KEY = "ingest-key-0123456789abcdef"
 MAX_PAYLOAD = 8192
 JSON = {"content-type": "application/json"}

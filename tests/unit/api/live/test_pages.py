@@ -34,21 +34,30 @@ async def test_clients_subscribed_before_a_query_share_it() -> None:
 async def test_a_client_subscribed_after_the_query_started_gets_its_own() -> None:
     now = [10.0]
     pages: SharedPages[str] = SharedPages(clock=lambda: now[0])
+    gate = asyncio.Event()
     calls = 0
 
     async def query() -> str:
         nonlocal calls
         calls += 1
-        return f"page #{calls}"
+        mine = calls
+        await gate.wait()
+        return f"page #{mine}"
 
-    assert await pages.get("p1", subscribed_at=9.0, query=query) == "page #1"
-    now[0] = 10.6
+    early = asyncio.create_task(pages.get("p1", subscribed_at=9.0, query=query))
+    await asyncio.sleep(0)
     # subscribed after that query began: it might miss a reading committed in between
-    assert await pages.get("p1", subscribed_at=10.5, query=query) == "page #2"
-    now[0] = 11.0
-    # subscribed before the second query began: shares it while it is kept
-    assert await pages.get("p1", subscribed_at=10.5, query=query) == "page #2"
-    assert await pages.get("p2", subscribed_at=10.5, query=query) == "page #3"  # another page
+    now[0] = 10.6
+    late = asyncio.create_task(pages.get("p1", subscribed_at=10.5, query=query))
+    await asyncio.sleep(0)
+    # subscribed before the second query began: shares it
+    later = asyncio.create_task(pages.get("p1", subscribed_at=10.5, query=query))
+    other = asyncio.create_task(pages.get("p2", subscribed_at=10.5, query=query))  # another page
+    await asyncio.sleep(0)
+    gate.set()
+    assert [await t for t in (early, late, later, other)] == ["page #1", "page #2", "page #2", "page #3"]
+    # a finished query is not kept: the next client asks again
+    assert await pages.get("p1", subscribed_at=0.0, query=query) == "page #4"
 
 
 async def test_a_failed_query_is_not_shared_afterwards() -> None:

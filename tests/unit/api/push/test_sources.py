@@ -21,7 +21,7 @@ from ingest.decoders.base import DecodeContext
 from ingest.decoders.registry import decode
 from ingest.errors import DecodeError
 
-PUSH = Path(__file__).resolve().parents[2] / "fixtures" / "push"
+PUSH = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "push"
 
 
 def _body(name: str) -> bytes:
