@@ -83,6 +83,12 @@ def _decode(args: argparse.Namespace) -> int:
     return decode_cli.main(args.topic, args.file)
 
 
+def _poll(args: argparse.Namespace) -> int:
+    from ingest.pollers import command
+
+    return command.main(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     stages = _wing("bench.stages", "bench")
     return 2 if stages is None else int(stages.main(args))
@@ -119,6 +125,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = add("decode", _decode, "decode one payload exactly as ingest would; one JSON reading per line")
     p.add_argument("--topic", required=True, help="the MQTT topic the payload arrived on")
     p.add_argument("file", nargs="?", help="payload file (default: standard input)")
+    p = add("poll", _poll, "poll an HTTP source (Telraam, Sensor.Community) and publish its records for ingest")
+    if command == "poll":
+        from ingest.pollers.command import add_options
+
+        add_options(p)
     p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
     if command == "bench" and importlib.util.find_spec("bench") is not None:  # else _bench says why
         from bench.options import add_bench_options
