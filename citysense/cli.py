@@ -71,6 +71,12 @@ def _simulate(args: argparse.Namespace) -> int:
     return cli.simulate(args)
 
 
+def _simulate_api(args: argparse.Namespace) -> int:
+    from simulators import api_standins
+
+    return api_standins.main(args)
+
+
 def _backfill(args: argparse.Namespace) -> int:
     from simulators import cli
 
@@ -117,6 +123,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         from simulators.options import add_simulate_options
 
         add_simulate_options(p)
+    p = add("simulate-api", _simulate_api, "serve a simulated Telraam or Sensor.Community API from the fleet")
+    if command == "simulate-api":
+        from simulators.api_standins import add_options as add_standin_options
+
+        add_standin_options(p)
     p = add("backfill", _backfill, "write simulated history straight into the database")
     if command == "backfill":
         from simulators.options import add_backfill_options
@@ -138,8 +149,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_SIMULATED_APIS = {"telraam-api": "telraam", "sensor-community-api": "sensor-community"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    # `citysense simulate telraam-api` is the spelling of `citysense simulate-api telraam`.
+    if words[:1] == ["simulate"] and words[1:2] and words[1] in _SIMULATED_APIS:
+        words = ["simulate-api", _SIMULATED_APIS[words[1]], *words[2:]]
     command = next((w for w in words if not w.startswith("-")), None)
     args = build_parser(command).parse_args(words)
     try:
