@@ -12,7 +12,7 @@ the chip id mod 10^6). One extra indoor station is added, as the real map has th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -24,6 +24,7 @@ from simulators.signals import sample_index, sample_times, simulate
 
 _HOUR = 3600
 AREA_MEMORY_S = 300  # the area API answers the last five minutes
+AIRROHR_INTERVAL_S = 145  # the firmware's default send interval; the area API shows every measurement
 _U = (0.5,) * 8  # the encoders' incidental randomness only shapes delays, which an API does not have
 
 
@@ -73,7 +74,8 @@ class AreaSource:
     indoor_station: bool = True
 
     def stations(self) -> list[tuple[Sensor, bool]]:
-        outdoor = [(s, False) for s in self.fleet.sensors if s.format == "sensor-community"]
+        outdoor = [(replace(s, interval_s=AIRROHR_INTERVAL_S), False)
+                   for s in self.fleet.sensors if s.format == "sensor-community"]
         if self.indoor_station and outdoor:
             first = outdoor[0][0]
             twin = Sensor(id="sensor.community:esp8266-900001", kind="air", format="sensor-community",
