@@ -95,6 +95,37 @@ def _poll(args: argparse.Namespace) -> int:
     return command.main(args)
 
 
+def _bridge_config(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from citysense.mosquitto_conf import render_ttn_bridge
+    from citysense.settings import load_settings
+
+    template = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "bridge-ttn.conf.template"
+    if not template.exists():
+        print(f"bridge-config: no template at {template}; run it from a checkout", file=sys.stderr)
+        return 2
+    try:
+        s = load_settings()
+        text = render_ttn_bridge(template.read_text(), address=s.bridge_ttn_address, username=s.bridge_ttn_username,
+                                 api_key=s.bridge_ttn_api_key, cafile=s.bridge_ttn_cafile,
+                                 client_id=s.bridge_ttn_client_id)
+    except (ValidationError, ValueError) as exc:
+        print(f"bridge-config: {exc} (set CITYSENSE_BRIDGE_TTN_USERNAME, _API_KEY, _ADDRESS)", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    # It holds the API key: readable by its owner only, from the first byte on.
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     stages = _wing("bench.stages", "bench")
     return 2 if stages is None else int(stages.main(args))
@@ -141,6 +172,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         from ingest.pollers.command import add_options
 
         add_options(p)
+    p = add("bridge-config", _bridge_config, "write the Mosquitto bridge from a LoRaWAN network server's broker")
+    p.add_argument("server", choices=["ttn"], help="ttn: The Things Stack (CITYSENSE_BRIDGE_TTN_*)")
+    p.add_argument("--output", "-o", help="write to this file (mode 600) instead of standard output")
     p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
     if command == "bench" and importlib.util.find_spec("bench") is not None:  # else _bench says why
         from bench.options import add_bench_options

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     poll_metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no /metrics endpoint
     poll_metrics_host: str = "127.0.0.1"
 
+    # The Mosquitto bridge from The Things Stack (`citysense bridge-config ttn`)
+    bridge_ttn_address: str = "eu1.cloud.thethings.network:8883"  # <region>.cloud.thethings.network:8883
+    bridge_ttn_username: str = ""  # <application id>@<tenant id>, e.g. leuven-air@ttn
+    bridge_ttn_api_key: str = ""  # an API key of the application with the right to read traffic
+    bridge_ttn_cafile: str = "/etc/ssl/certs/ca-certificates.crt"  # CAs that check the server's certificate
+    bridge_ttn_client_id: str = "citysense-bridge-ttn"  # fixed: the persistent session at the network server is its
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from citysense.endpoints import MqttEndpoint
 from simulators.api_sources import AreaSource
 from simulators.api_standins import AreaStandIn
 from simulators.fleet import load_fleet
@@ -43,11 +42,6 @@ def _expected(served: list[dict[str, object]], indoor: bool) -> dict[Key, float]
 async def _stored(db: asyncpg.Connection) -> dict[Key, float]:
     rows = await db.fetch("SELECT sensor_id, metric, time, value FROM readings")
     return {(r["sensor_id"], r["metric"], r["time"]): r["value"] for r in rows}
-
-
-@pytest.fixture
-def mqtt_url(mqtt_endpoint: MqttEndpoint) -> str:
-    return f"mqtt://{mqtt_endpoint.host}:{mqtt_endpoint.port}"
 
 
 async def test_overlapping_polls_and_a_restart_store_each_reading_once(

@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from citysense.endpoints import MqttEndpoint
 from simulators.api_sources import TelraamSource
 from simulators.api_standins import TelraamStandIn
 from simulators.fleet import load_fleet
@@ -45,11 +44,6 @@ async def _stored(db: asyncpg.Connection) -> set[tuple[str, str, datetime]]:
 
 def _hour(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def mqtt_url(mqtt_endpoint: MqttEndpoint) -> str:
-    return f"mqtt://{mqtt_endpoint.host}:{mqtt_endpoint.port}"
 
 
 async def test_backfill_resume_and_crash_store_every_hour_once(
