@@ -63,7 +63,7 @@ class TelraamPoller:
             return list(self.options.segments)
         return [r[0] for r in await conn.fetch(_REGISTRY)]
 
-    async def _plan(self, conn: asyncpg.Connection, now: datetime) -> list[hours.Window]:
+    async def _plan(self, conn: asyncpg.Connection, now: datetime) -> tuple[list[str], list[hours.Window]]:
         segments = await self._segments(conn)
         ids = [f"telraam:{s}" for s in segments]
         last = {r["sensor_id"]: r["last"] for r in await conn.fetch(_LAST_STORED, ids)}
@@ -74,7 +74,7 @@ class TelraamPoller:
             start = hours.resume_from(last.get(f"telraam:{seg}"), since)
             start = max(start, self.cursor.get(seg, start))
             plan += hours.windows(seg, start, end, timedelta(days=self.settings.telraam_max_window_days))
-        return plan
+        return segments, plan
 
     async def _call(self, http: httpx.AsyncClient, window: hours.Window) -> list[object]:
         wait = self.budget.wait_s(self.last_call, time.monotonic())
@@ -105,15 +105,14 @@ class TelraamPoller:
         now = datetime.now(UTC)
         conn = await asyncpg.connect(self.settings.database_url, timeout=10)
         try:
-            plan = await self._plan(conn, now)
+            segments, plan = await self._plan(conn, now)
         finally:
             await conn.close()
-        segments = sorted({w.segment for w in plan})
         backlog = sum(w.hours for w in plan)
         telemetry.BACKLOG_HOURS.set(backlog)
         if plan and (len(plan) > len(segments) or backlog > 24):
             log.info("telraam: backfilling %d h in %d call(s) for %d segment(s), a call every %.0f s at most",
-                     backlog, len(plan), len(segments), self.budget.spacing_s)
+                     backlog, len(plan), len({w.segment for w in plan}), self.budget.spacing_s)
         calls = records = errors = 0
         headers = {"X-Api-Key": self.settings.telraam_api_key}
         async with (httpx.AsyncClient(base_url=self.settings.telraam_url, headers=headers, timeout=60) as http,
@@ -138,6 +137,6 @@ class TelraamPoller:
                     log.info("telraam: segment %s %s..%s: %d row(s); %d of %d call(s) done, %d h left",
                              window.segment, hours.telraam_time(window.start), hours.telraam_time(window.end),
                              len(rows), i + 1, len(plan), backlog)
-        log.info("telraam: pass: %d segment(s), %d call(s), %d reading row(s) published, %d error(s)",
+        log.info("telraam: pass: %d segment(s), %d call(s), %d report row(s) published, %d error(s)",
                  len(segments), calls, records, errors)
         return Outcome(errors=errors)
