@@ -186,11 +186,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 _SIMULATED_APIS = {"telraam-api": "telraam", "sensor-community-api": "sensor-community"}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
-    # `citysense simulate telraam-api` is the issue's spelling of `citysense simulate-api telraam`.
+def canonical_words(words: list[str]) -> list[str]:
+    """`citysense simulate telraam-api …` is another spelling of `citysense simulate-api telraam …`."""
     if words[:1] == ["simulate"] and words[1:2] and words[1] in _SIMULATED_APIS:
-        words = ["simulate-api", _SIMULATED_APIS[words[1]], *words[2:]]
+        return ["simulate-api", _SIMULATED_APIS[words[1]], *words[2:]]
+    return words
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = canonical_words(list(sys.argv[1:] if argv is None else argv))
     command = next((w for w in words if not w.startswith("-")), None)
     args = build_parser(command).parse_args(words)
     try:

@@ -10,6 +10,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import aiomqtt
+import asyncpg
+import httpx
+
 from citysense.backoff import backoff
 from ingest.pollers import telemetry
 
@@ -46,7 +50,12 @@ async def run(name: str, cycle: Callable[[], Awaitable[Outcome]], interval_s: fl
         started = time.monotonic()
         try:
             outcome = await cycle()
-        except Exception as exc:  # a cycle must never end the poller: log, count, back off, retry
+        except (OSError, asyncpg.PostgresError, aiomqtt.MqttError, httpx.HTTPError) as exc:
+            # An outside service is away (database, broker, API): one line, then back off.
+            log.warning("%s: cycle failed: %s: %s", name, type(exc).__name__, exc)
+            telemetry.ERRORS.labels(name).inc()
+            outcome = Outcome(errors=1)
+        except Exception as exc:  # a cycle must never end the poller: log with the trace, back off, retry
             log.exception("%s: cycle failed: %s", name, exc)
             telemetry.ERRORS.labels(name).inc()
             outcome = Outcome(errors=1)

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from simulators.api_sources import TelraamSource
 from simulators.api_standins import TelraamStandIn
 from simulators.fleet import load_fleet
 from tests.integration.standins import poll, poll_env, serving, start_poll
-from tests.integration.support import count, eventually
+from tests.integration.support import count, eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -152,8 +154,10 @@ async def test_long_running_poller_stops_cleanly_on_sigterm(
     standin = TelraamStandIn(TelraamSource(load_fleet()).rows)
     log = tmp_path / "poll.log"
     with serving(standin.app()) as url:
+        metrics_port = free_port()
         env = poll_env(database_url, mqtt_url, telraam_url=url, telraam_interval_s="0.5",
-                       telraam_daily_calls="10000000", telraam_backfill_days="0")
+                       telraam_daily_calls="10000000", telraam_backfill_days="1",
+                       poll_metrics_port=str(metrics_port))
         proc = start_poll(["telraam", "--segments", SEGMENTS[0]], env, log)
         try:
 
@@ -161,6 +165,15 @@ async def test_long_running_poller_stops_cleanly_on_sigterm(
                 return log.read_text().count("telraam: pass:") >= 3
 
             await eventually(three_passes, 30, "three passes")
+            async with httpx.AsyncClient() as http:
+                text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)).text
+            samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                       for m in text_string_to_metric_families(text) for s in m.samples}
+            assert samples[("citysense_poll_calls_total", (("outcome", "200"), ("poller", "telraam")))] == len(
+                standin.calls)
+            rows = sum(len(TelraamSource(load_fleet()).rows(seg, a, b, b)) for seg, a, b in standin.calls)
+            assert samples[("citysense_poll_records_total", (("poller", "telraam"),))] == rows
+            assert samples[("citysense_poll_last_success_timestamp_seconds", (("poller", "telraam"),))] > 0
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0

@@ -45,3 +45,4 @@ def test_the_bridge_has_tls_qos1_and_a_persistent_session() -> None:
 def test_values_that_would_break_or_inject_the_config_are_refused(field: str, value: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         render_ttn_bridge(TEMPLATE, **{**GOOD, field: value})
+

@@ -74,3 +74,13 @@ def test_an_answer_that_is_not_an_array_is_an_error(body: bytes) -> None:
 ])
 def test_district_by_nearest_centre_within_the_city(lat: float, lon: float, district: str | None) -> None:
     assert district_at(lat, lon) == district
+
+
+def test_area_setting() -> None:
+    from citysense.settings import Settings, parse_area
+
+    assert parse_area("50.879,4.701,6") == (50.879, 4.701, 6.0)
+    assert Settings().area == (50.879, 4.701, 6.0)  # default: Leuven
+    for bad in ("50.879,4.701", "north,4.7,6", "95,4.7,6", "50.8,4.7,0"):
+        with pytest.raises(ValueError, match="area"):
+            parse_area(bad)
