@@ -8,5 +8,7 @@ polled data as they do for pushed data. Resume points come from the database, ne
 poller's memory alone: a crash between PUBACK and commit re-asks, and the unique key absorbs it.
 
 Pure planning and parsing: hours, budget, telraam_rows, area. I/O: publishing (MQTT),
-telraam_poller and area_poller (HTTP + database), telemetry (Prometheus).
+telraam_poller and area_poller (HTTP + database), running (the loop, signals, backoff),
+telemetry (Prometheus), command (`citysense poll`). They may import ingest, never api or
+simulators (tests/unit/test_layering.py).
 """

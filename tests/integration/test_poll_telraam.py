@@ -13,11 +13,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devenv.mosquitto import PrivateBroker
 from simulators.api_sources import TelraamSource
 from simulators.api_standins import TelraamStandIn
 from simulators.fleet import load_fleet
 from tests.integration.standins import poll, poll_env, serving, start_poll
-from tests.integration.support import count, eventually, free_port
+from tests.integration.support import IngestProcess, count, eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -149,9 +150,10 @@ async def test_bad_row_is_dead_lettered_and_the_rest_stored(
 
 
 async def test_long_running_poller_stops_cleanly_on_sigterm(
-    db: asyncpg.Connection, database_url: str, mqtt_url: str, tmp_path: Path,
+    db: asyncpg.Connection, database_url: str, mqtt_url: str, ingest_factory, tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     standin = TelraamStandIn(TelraamSource(load_fleet()).rows)
+    ingest_factory("telraam/+/traffic")
     log = tmp_path / "poll.log"
     with serving(standin.app()) as url:
         metrics_port = free_port()
@@ -177,3 +179,40 @@ async def test_long_running_poller_stops_cleanly_on_sigterm(
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
+
+
+async def test_nothing_counts_as_sent_while_no_ingest_is_subscribed(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path, unique: str,
+) -> None:
+    # A broker of its own: no session of another test may be subscribed to telraam/+/traffic.
+    broker = PrivateBroker(tmp_path / "broker")
+    broker.start()
+    source = TelraamSource(load_fleet())
+    standin = TelraamStandIn(source.rows)
+    since = _hour(datetime.now(UTC)) - timedelta(hours=6)
+    args = ["telraam", "--once", "--segments", SEGMENTS[0], "--since", since.isoformat()]
+    ingest = IngestProcess(database_url=database_url, mqtt_url=broker.url, client_id=f"nosub-{unique}",
+                           topics="telraam/+/traffic", log_path=tmp_path / "ingest.log",
+                           extra_env={"CITYSENSE_INGEST_SESSION_EXPIRY_S": "0"})
+    try:
+        with serving(standin.app()) as url:
+            env = poll_env(database_url, broker.url, telraam_url=url, telraam_daily_calls="10000000")
+            lonely = poll(args, env, tmp_path / "poll.log")
+            assert lonely.returncode == 1
+            assert "no subscriber for telraam/" in lonely.stderr + lonely.stdout
+            ingest.start()
+            done = poll(args, env, tmp_path / "poll.log")
+            assert done.returncode == 0, done.stderr
+        # The second run asked from `since` again: the first one's hours were not taken as sent.
+        assert standin.calls[0][1] == standin.calls[-1][1] == since
+        end = standin.calls[-1][2]
+        expected = _expected(SEGMENTS[0], source.rows(SEGMENTS[0], since, end, end))
+
+        async def all_stored() -> bool:
+            return len(await _stored(db)) >= len(expected)
+
+        await eventually(all_stored, 30, "every hour stored")
+        assert await _stored(db) == expected
+    finally:
+        ingest.kill()
+        broker.stop()
