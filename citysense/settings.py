@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     telraam_url: str = "https://telraam-api.net"
     telraam_api_key: str = ""
     telraam_daily_calls: int = Field(default=1000, ge=1)  # calls a day the poller may make (your plan's quota)
-    telraam_max_window_days: int = Field(default=90, ge=1)  # the longest time_start..time_end the API takes
+    # The API refuses a time_start..time_end longer than 3 months; 89 days never is (Feb 1 -> May 1).
+    telraam_max_window_days: int = Field(default=89, ge=1)
     telraam_interval_s: float = Field(default=900.0, gt=0)  # a pass this often; only complete hours are asked
     telraam_backfill_days: int = Field(default=7, ge=0)  # a new segment starts this far back (or --since)
     sensor_community_url: str = "https://data.sensor.community"

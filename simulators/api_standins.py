@@ -6,7 +6,7 @@ port. They answer in the real APIs' documented shapes:
 
 * `POST /v1/reports/traffic` with `X-Api-Key` and `{"level":"segments","format":"per-hour",
   "id","time_start","time_end"}` → `{"status_code":200,"message":"ok","report":[…]}`; a wrong key
-  is 403, a window longer than `max_window` is 400, and past `daily_limit` calls 429 with
+  is 403, a window longer than `max_window` (3 months) is 400, and past `daily_limit` calls 429 with
   `Retry-After` (seconds to the next UTC midnight), as Telraam's quota works.
 * `GET /airrohr/v1/filter/area={lat},{lon},{km}` → the array of the last five minutes' records.
 
@@ -52,7 +52,7 @@ def _parse_time(text: object) -> datetime | None:
 class TelraamStandIn:
     rows: RowsFn
     api_key: str | None = None
-    max_window: timedelta = timedelta(days=90)
+    max_window: timedelta = timedelta(days=92)  # Telraam: at most 3 months per call
     daily_limit: int | None = None
     # Answer the next this-many calls with 429 and Retry-After: 1 (the tests' way to be throttled).
     throttle_next: int = 0

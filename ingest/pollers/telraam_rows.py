@@ -1,7 +1,7 @@
 """A Telraam traffic report answer → the MQTT messages ingest's Telraam decoder reads (pure).
 
 Each row of `report` goes out unchanged as a one-row report on `telraam/<segment>/traffic`, the
-shape the simulators publish: one hour per message keeps a message small (a 90-day window with
+shape the simulators publish: one hour per message keeps a message small (a 3-month window with
 speed histograms is megabytes) and lets ingest dead-letter one bad hour without losing the rest.
 The poller does not judge rows; the decoder does, with its reason.
 """
