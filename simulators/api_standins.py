@@ -93,6 +93,8 @@ class TelraamStandIn:
 @dataclass
 class AreaStandIn:
     records: RecordsFn
+    # The next calls are answered with these statuses instead (429 with Retry-After: 1).
+    fail_next: list[int] = field(default_factory=list)
     calls: list[datetime] = field(default_factory=list)
     served: list[dict[str, object]] = field(default_factory=list)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -110,6 +112,9 @@ class AreaStandIn:
             return _json({"detail": "only the area filter is simulated"}, 404)
         now = self.clock()
         self.calls.append(now)
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            return _json({"detail": "simulated failure"}, status, {"Retry-After": "1"} if status == 429 else None)
         recs = self.records(lat, lon, km, now)
         self.served += recs
         return _json(recs)

@@ -126,3 +126,37 @@ async def test_indoor_when_asked_and_a_bad_record_dead_lettered(
     assert (await _stored(db)).keys() == expected.keys()
     (reason,) = [r["error"] for r in await db.fetch("SELECT error FROM rejected_messages")]
     assert "'n/a' is not a number" in reason
+
+
+async def test_throttled_and_failing_api_is_waited_for_then_read(
+    db: asyncpg.Connection, database_url: str, mqtt_url: str, ingest_factory, tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    standin = AreaStandIn(AreaSource(load_fleet()).records, fail_next=[429, 500])
+    ingest_factory("airrohr/+")
+    log = tmp_path / "poll.log"
+    with serving(standin.app()) as url:
+        env = poll_env(database_url, mqtt_url, sensor_community_url=url, sensor_community_interval_s="600")
+        proc = start_poll(["sensor-community"], env, log)
+        try:
+
+            async def served() -> bool:
+                return len(standin.calls) >= 3 and "record(s) published" in log.read_text()
+
+            # 429 waits its Retry-After (1 s), the 500 backs off (5 s); far less than the 600 s interval.
+            await eventually(served, 30, "a successful poll after a 429 and a 500")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+    text = log.read_text()
+    assert "sensor-community: 429, retrying after 1 s" in text
+    assert "HTTP 500" in text
+    gaps = [(b - a).total_seconds() for a, b in zip(standin.calls, standin.calls[1:], strict=False)]
+    assert 0.9 <= gaps[0] < 3  # Retry-After: 1
+    assert 3.5 <= gaps[1] < 8  # the first backoff step, 5 s +- 20 %
+    expected = _expected(standin.served, indoor=False)
+
+    async def stored() -> bool:
+        return len(await _stored(db)) >= len(expected)
+
+    await eventually(stored, 30, "the served readings stored")
+    assert (await _stored(db)).keys() == expected.keys()
