@@ -71,6 +71,12 @@ def _simulate(args: argparse.Namespace) -> int:
     return cli.simulate(args)
 
 
+def _simulate_api(args: argparse.Namespace) -> int:
+    from simulators import api_standins
+
+    return api_standins.main(args)
+
+
 def _backfill(args: argparse.Namespace) -> int:
     from simulators import cli
 
@@ -81,6 +87,43 @@ def _decode(args: argparse.Namespace) -> int:
     from ingest import decode_cli
 
     return decode_cli.main(args.topic, args.file)
+
+
+def _poll(args: argparse.Namespace) -> int:
+    from ingest.pollers import command
+
+    return command.main(args)
+
+
+def _bridge_config(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from citysense.mosquitto_conf import render_ttn_bridge
+    from citysense.settings import load_settings
+
+    template = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "bridge-ttn.conf.template"
+    if not template.exists():
+        print(f"bridge-config: no template at {template}; run it from a checkout", file=sys.stderr)
+        return 2
+    try:
+        s = load_settings()
+        text = render_ttn_bridge(template.read_text(), address=s.bridge_ttn_address, username=s.bridge_ttn_username,
+                                 api_key=s.bridge_ttn_api_key, cafile=s.bridge_ttn_cafile,
+                                 client_id=s.bridge_ttn_client_id)
+    except (ValidationError, ValueError) as exc:
+        print(f"bridge-config: {exc} (set CITYSENSE_BRIDGE_TTN_USERNAME, _API_KEY, _ADDRESS)", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    # It holds the API key: readable by its owner only, from the first byte on.
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -111,6 +154,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         from simulators.options import add_simulate_options
 
         add_simulate_options(p)
+    p = add("simulate-api", _simulate_api, "serve a simulated Telraam or Sensor.Community API from the fleet")
+    if command == "simulate-api":
+        from simulators.api_standins import add_options as add_standin_options
+
+        add_standin_options(p)
     p = add("backfill", _backfill, "write simulated history straight into the database")
     if command == "backfill":
         from simulators.options import add_backfill_options
@@ -119,6 +167,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = add("decode", _decode, "decode one payload exactly as ingest would; one JSON reading per line")
     p.add_argument("--topic", required=True, help="the MQTT topic the payload arrived on")
     p.add_argument("file", nargs="?", help="payload file (default: standard input)")
+    p = add("poll", _poll, "poll an HTTP source (Telraam, Sensor.Community) and publish its records for ingest")
+    if command == "poll":
+        from ingest.pollers.command import add_options
+
+        add_options(p)
+    p = add("bridge-config", _bridge_config, "write the Mosquitto bridge from a LoRaWAN network server's broker")
+    p.add_argument("server", choices=["ttn"], help="ttn: The Things Stack (CITYSENSE_BRIDGE_TTN_*)")
+    p.add_argument("--output", "-o", help="write to this file (mode 600) instead of standard output")
     p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
     if command == "bench" and importlib.util.find_spec("bench") is not None:  # else _bench says why
         from bench.options import add_bench_options
@@ -127,8 +183,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_SIMULATED_APIS = {"telraam-api": "telraam", "sensor-community-api": "sensor-community"}
+
+
+def canonical_words(words: list[str]) -> list[str]:
+    """`citysense simulate telraam-api …` is another spelling of `citysense simulate-api telraam …`."""
+    if words[:1] == ["simulate"] and words[1:2] and words[1] in _SIMULATED_APIS:
+        return ["simulate-api", _SIMULATED_APIS[words[1]], *words[2:]]
+    return words
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    words = canonical_words(list(sys.argv[1:] if argv is None else argv))
     command = next((w for w in words if not w.startswith("-")), None)
     args = build_parser(command).parse_args(words)
     try:

@@ -76,6 +76,28 @@ class Settings(BaseSettings):
     api_live_recent_hours: int = Field(default=48, ge=1)  # latest values on connect / on the map: this far back
     api_registry_refresh_s: float = Field(default=60.0, gt=0)
 
+    # Pollers (ingest/pollers): `citysense poll telraam` and `citysense poll sensor-community`
+    telraam_url: str = "https://telraam-api.net"
+    telraam_api_key: str = ""
+    telraam_daily_calls: int = Field(default=1000, ge=1)  # calls a day the poller may make (your plan's quota)
+    # The API refuses a time_start..time_end longer than 3 months; 89 days never is (Feb 1 -> May 1).
+    telraam_max_window_days: int = Field(default=89, ge=1)
+    telraam_interval_s: float = Field(default=900.0, gt=0)  # a pass this often; only complete hours are asked
+    telraam_backfill_days: int = Field(default=7, ge=0)  # a new segment starts this far back (or --since)
+    sensor_community_url: str = "https://data.sensor.community"
+    sensor_community_area: str = "50.879,4.701,6"  # lat,lon,km
+    sensor_community_interval_s: float = Field(default=300.0, gt=0)  # the API keeps the last 5 minutes
+    sensor_community_indoor: bool = False  # true: indoor stations (location.indoor = 1) are kept too
+    poll_metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no /metrics endpoint
+    poll_metrics_host: str = "127.0.0.1"
+
+    # The Mosquitto bridge from The Things Stack (`citysense bridge-config ttn`)
+    bridge_ttn_address: str = "eu1.cloud.thethings.network:8883"  # <region>.cloud.thethings.network:8883
+    bridge_ttn_username: str = ""  # <application id>@<tenant id>, e.g. leuven-air@ttn
+    bridge_ttn_api_key: str = ""  # an API key of the application with the right to read traffic
+    bridge_ttn_cafile: str = "/etc/ssl/certs/ca-certificates.crt"  # CAs that check the server's certificate
+    bridge_ttn_client_id: str = "citysense-bridge-ttn"  # fixed: the persistent session at the network server is its
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str) -> str:
@@ -113,6 +135,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a rate like '20/second;600/minute': {v!r}") from exc
         return v
 
+    @field_validator("sensor_community_area")
+    @classmethod
+    def _area(cls, v: str) -> str:
+        parse_area(v)
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
@@ -145,8 +173,24 @@ class Settings(BaseSettings):
         return parse_mqtt_url(self.mqtt_url)
 
     @cached_property
+    def area(self) -> tuple[float, float, float]:
+        return parse_area(self.sensor_community_area)
+
+    @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def parse_area(text: str) -> tuple[float, float, float]:
+    """`lat,lon,km` → (lat, lon, km), the circle the Sensor.Community area API is asked about."""
+    parts = text.split(",")
+    try:
+        lat, lon, km = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"not an area like '50.879,4.701,6' (lat,lon,km): {text!r}") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < km <= 1000):
+        raise ValueError(f"area out of range (lat -90..90, lon -180..180, km 0..1000): {text!r}")
+    return lat, lon, km
 
 
 def load_settings() -> Settings:

@@ -17,6 +17,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from citysense.endpoints import LOCAL_DATABASE_URL, LOCAL_MQTT_PORT, LOCAL_MQTT_URL, LOCAL_PG_PORT
+from citysense.mosquitto_conf import config_value as _config_value
+from citysense.mosquitto_conf import fill_template
 
 DATABASE_URL_VAR = "CITYSENSE_DATABASE_URL"
 MQTT_URL_VAR = "CITYSENSE_MQTT_URL"
@@ -225,27 +227,6 @@ def local_db_credentials(url: str = LOCAL_DATABASE_URL) -> DbCredentials:
 
 
 # --- Mosquitto ----------------------------------------------------------------------
-
-
-_FIELD = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def fill_template(template: str, values: Mapping[str, str]) -> str:
-    """Replace each ${name}; a bare $ (comments mention $CITYSENSE_STATE_DIR) stays.
-
-    Not string.Template: that treats every $word as a field."""
-    unknown = sorted({m.group(1) for m in _FIELD.finditer(template)} - set(values))
-    if unknown:
-        raise ValueError(f"template fields without a value: {', '.join(unknown)}")
-    return _FIELD.sub(lambda m: values[m.group(1)], template)
-
-
-def _config_value(name: str, value: str) -> str:
-    # mosquitto.conf takes the rest of the line as the value: a newline would
-    # inject options, and leading/trailing blanks are silently trimmed.
-    if not value or "\n" in value or "\r" in value or value != value.strip():
-        raise ValueError(f"{name} cannot be written to mosquitto.conf: {value!r}")
-    return value
 
 
 def render_mosquitto_conf(

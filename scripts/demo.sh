@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: backfill some history (once), then run ingest, the API and the simulators
-# side by side with their logs interleaved, until Ctrl-C.
+# `make demo`: backfill some history (once), then run ingest, the API, the simulators and the
+# Telraam poller (against the simulated Telraam API) side by side with their logs
+# interleaved, until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=.venv/bin
@@ -46,6 +47,16 @@ PY
 $BIN/citysense simulate --speed 1 2>&1 | prefix simulate &
 pids+=($!)
 
+# The poller path: a Telraam-shaped API serving the simulated counters, and `citysense poll
+# telraam` reading the registry's segments from it. The MQTT simulation publishes the same
+# hours (same encoder, same seed): ingest stores each once, whichever path brings it first.
+TELRAAM_PORT=${CITYSENSE_DEMO_TELRAAM_PORT:-8091}
+$BIN/citysense simulate telraam-api --port "$TELRAAM_PORT" 2>&1 | prefix telraam-api &
+pids+=($!)
+CITYSENSE_TELRAAM_URL="http://127.0.0.1:$TELRAAM_PORT" CITYSENSE_TELRAAM_DAILY_CALLS=100000 \
+    CITYSENSE_TELRAAM_INTERVAL_S=60 $BIN/citysense poll telraam 2>&1 | prefix poll-telraam &
+pids+=($!)
+
 cat <<MSG
 
   citysense is running.
@@ -55,7 +66,8 @@ cat <<MSG
     sensors       curl $URL/api/v1/sensors
     readings      curl '$URL/api/v1/sensors/<sensor id>/readings?metric=power'
     ingest stats  curl http://127.0.0.1:9108/metrics
-  Ctrl-C stops ingest, API and simulators.
+    Telraam API   simulated on http://127.0.0.1:$TELRAAM_PORT, read by \`citysense poll telraam\`
+  Ctrl-C stops ingest, API, simulators and poller.
 
 MSG
 wait

@@ -5,9 +5,11 @@
 
 One reading per mode and interval, stamped with the interval's start (`date`, UTC;
 the `timezone` field only says where the segment is). Counts are floats because
-Telraam extrapolates them by the camera's uptime: they are kept as they are.
+Telraam extrapolates them by the camera's uptime: they are kept as they are, and
+the uptime itself is a reading (`uptime`, 0..1): a low-uptime hour is data.
 An interval with uptime 0 was not observed at all (night, camera off): its zeros
-are not counts, so it has no readings. Left/right splits and speed histograms
+are not counts, so it has its uptime reading only (which also tells the poller
+that the hour is stored). Left/right splits and speed histograms
 are not stored. The sensor is `telraam:<segment id>` from the topic; a report
 naming another segment is rejected.
 """
@@ -43,14 +45,15 @@ def _interval(item: object, i: int, segment: str) -> list[Reading]:
     if not isinstance(item, dict):
         raise DecodeError(f"{where}: not a JSON object")
     _confirm(item, segment, where)
-    if optional_number(item.get("uptime"), f"{where} uptime") == 0.0:
-        return []
+    uptime = optional_number(item.get("uptime"), f"{where} uptime")
     date = item.get("date")
     if not isinstance(date, str):
         raise DecodeError(f"{where}: no 'date' (interval start)")
     time = from_iso(date, _UTC)
     sensor = f"{SOURCE}:{segment}"
-    out: list[Reading] = []
+    out: list[Reading] = [] if uptime is None else [Reading(sensor, "uptime", uptime, time)]
+    if uptime == 0.0:
+        return out
     for field, metric in _FIELDS.items():
         value = optional_number(item.get(field), f"{where} {field}")
         if value is not None:

@@ -68,9 +68,9 @@ def telraam(s: Sample) -> list[Message]:
     item["v85"] = v85
     doc = {"status_code": 200, "message": "ok", "report": [item]}
     body = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-    readings: tuple[Reading, ...] = ()
+    readings: tuple[Reading, ...] = (Reading(sid, "uptime", float(uptime), when),)
     if observed:
-        readings = tuple(
+        readings += tuple(
             Reading(sid, metric, float(counts[metric]), when)
             for metric in ("bikes", "cars", "pedestrians", "heavy_vehicles")
         ) + ((Reading(sid, "speed_v85", v85, when),) if v85 is not None else ())

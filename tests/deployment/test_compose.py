@@ -32,7 +32,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKER_DIR = ROOT / "deploy" / "docker"
 MOSQUITTO_DIR = DOCKER_DIR / "mosquitto"
 ENV_EXAMPLE = DOCKER_DIR / "env.example"
-SECRETS = ("POSTGRES_PASSWORD", "MQTT_INGEST_PASSWORD", "MQTT_API_PASSWORD", "MQTT_HEALTHCHECK_PASSWORD")
+SECRETS = ("POSTGRES_PASSWORD", "MQTT_INGEST_PASSWORD", "MQTT_API_PASSWORD", "MQTT_HEALTHCHECK_PASSWORD",
+           "MQTT_POLLER_PASSWORD")
 ONE_SHOT = {"migrate", "mosquitto-auth"}
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
@@ -320,7 +321,8 @@ needs_mosquitto = pytest.mark.skipif(
     reason="needs mosquitto and mosquitto_passwd (Debian package mosquitto)",
 )
 PASSWORDS = {"MQTT_INGEST_PASSWORD": "ingest-pw", "MQTT_API_PASSWORD": "api-pw",
-             "MQTT_HEALTHCHECK_PASSWORD": "health-pw", "MQTT_SIMULATOR_PASSWORD": "sim-pw"}
+             "MQTT_HEALTHCHECK_PASSWORD": "health-pw", "MQTT_POLLER_PASSWORD": "poller-pw",
+             "MQTT_SIMULATOR_PASSWORD": "sim-pw"}
 DEVICES = {"pow1": "pow1-pw", "shellyplus1pm-a8032ab12345": "shelly-pw", "esp8266-12345": "air-pw"}
 
 

@@ -48,6 +48,12 @@ def mqtt_endpoint(broker: Broker | None) -> MqttEndpoint:
 
 
 @pytest.fixture(scope="session")
+def mqtt_url(mqtt_endpoint: MqttEndpoint) -> str:
+    """The session broker as a CITYSENSE_MQTT_URL for the processes a test starts."""
+    return EXTERNAL_MQTT or f"mqtt://{mqtt_endpoint.host}:{mqtt_endpoint.port}"
+
+
+@pytest.fixture(scope="session")
 async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     """A database of its own for this test session, migrated, dropped at the end."""
     await wait_for_services(SERVER_URL, mqtt_endpoint)

@@ -14,20 +14,21 @@
 #       mosquitto_passwd -b /w/devices.passwd pow-kessello-01 'its-password'
 #
 # Environment:
-#   MQTT_INGEST_PASSWORD, MQTT_API_PASSWORD, MQTT_HEALTHCHECK_PASSWORD  required
+#   MQTT_INGEST_PASSWORD, MQTT_API_PASSWORD, MQTT_HEALTHCHECK_PASSWORD, MQTT_POLLER_PASSWORD  required
 #   MQTT_SIMULATOR_PASSWORD   optional; empty: the `simulator` user cannot log in
 #   AUTH_SRC (default /citysense), AUTH_OUT (default /mosquitto/auth)  for tests
 set -eu
 
 SRC=${AUTH_SRC:-/citysense}
 OUT=${AUTH_OUT:-/mosquitto/auth}
-RESERVED="ingest api healthcheck simulator"
+RESERVED="ingest api healthcheck simulator poller"
 
 fail() { echo "mosquitto-auth: $*" >&2; exit 1; }
 
 : "${MQTT_INGEST_PASSWORD:?set MQTT_INGEST_PASSWORD in .env}"
 : "${MQTT_API_PASSWORD:?set MQTT_API_PASSWORD in .env}"
 : "${MQTT_HEALTHCHECK_PASSWORD:?set MQTT_HEALTHCHECK_PASSWORD in .env}"
+: "${MQTT_POLLER_PASSWORD:?set MQTT_POLLER_PASSWORD in .env}"
 [ -f "$SRC/acl" ] || fail "no ACL at $SRC/acl"
 mkdir -p "$OUT"
 
@@ -45,6 +46,7 @@ add_user() {  # name password — mosquitto_passwd reads the password twice from
 add_user ingest "$MQTT_INGEST_PASSWORD"
 add_user api "$MQTT_API_PASSWORD"
 add_user healthcheck "$MQTT_HEALTHCHECK_PASSWORD"
+add_user poller "$MQTT_POLLER_PASSWORD"
 if [ -n "${MQTT_SIMULATOR_PASSWORD:-}" ]; then
     add_user simulator "$MQTT_SIMULATOR_PASSWORD"
 fi

@@ -340,7 +340,7 @@ def test_telraam_report_has_the_reference_item_keys_and_float_counts() -> None:
     assert event.publish_at >= datetime.fromisoformat(item["date"]).timestamp() + 3600  # after the hour
 
 
-def test_telraam_v1_night_hours_have_zero_uptime_and_no_readings() -> None:
+def test_telraam_v1_night_hours_have_zero_uptime_and_no_counts() -> None:
     sensor = next(s for s in FLEET.sensors if s.format == "telraam" and s.model == "Telraam V1")
     start = datetime(2026, 12, 10, 0, tzinfo=UTC)
     plan = build_plan(Fleet((sensor,)), start, start + timedelta(hours=5), seed=5)
@@ -348,8 +348,9 @@ def test_telraam_v1_night_hours_have_zero_uptime_and_no_readings() -> None:
     assert night
     for event in night:
         assert orjson.loads(event.payload)["report"][0]["uptime"] == 0
-        assert event.readings == ()
-        assert _decoded(Message(event.topic, event.payload, (), 0.0), event.publish_time, sensor) == []
+        assert [(r.metric, r.value) for r in event.readings] == [("uptime", 0.0)]
+        decoded = _decoded(Message(event.topic, event.payload, (), 0.0), event.publish_time, sensor)
+        assert [(r.metric, r.value) for r in decoded] == [("uptime", 0.0)]
 
 
 def test_senml_pack_names_the_sensor_with_its_base_name() -> None:

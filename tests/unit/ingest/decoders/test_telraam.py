@@ -14,11 +14,13 @@ def test_two_hourly_intervals_with_float_counts() -> None:
     t1, t2 = utc(2020, 10, 30, 7), utc(2020, 10, 30, 8)
     got = decode("telraam/348917/traffic", payload("telraam__api-v1-reports-traffic-segment348917-leuven.json"), CTX)
     assert_readings(got, [
+        (S, "uptime", 0.73, t1),
         (S, "bikes", 263.0136986301, t1),
         (S, "cars", 619.1780821918, t1),
         (S, "pedestrians", 72.602739726, t1),
         (S, "heavy_vehicles", 78.0821917808, t1),
         (S, "speed_v85", 25.5, t1),
+        (S, "uptime", 0.7738888889, t2),
         (S, "bikes", 95.6209619526, t2),
         (S, "cars", 462.5987078248, t2),
         (S, "pedestrians", 14.2139267767, t2),
@@ -32,18 +34,25 @@ def _report(**fields: object) -> bytes:
     return orjson.dumps({"status_code": 200, "report": [item]})
 
 
-def test_unobserved_interval_has_no_readings() -> None:
-    assert decode("telraam/348917/traffic", _report(uptime=0, bike=0, car=0), CTX) == []
+def test_unobserved_interval_has_its_uptime_only() -> None:
+    # Its zeros are not counts; the uptime 0 is what health and the poller's resume point read.
+    got = decode("telraam/348917/traffic", _report(uptime=0, bike=0, car=0), CTX)
+    assert_readings(got, [(S, "uptime", 0.0, utc(2020, 10, 30, 7))])
+
+
+def test_low_uptime_is_data() -> None:
+    got = decode("telraam/348917/traffic", _report(uptime=0.05, bike=20.0), CTX)
+    assert_readings(got, [(S, "uptime", 0.05, utc(2020, 10, 30, 7)), (S, "bikes", 20.0, utc(2020, 10, 30, 7))])
 
 
 def test_missing_and_null_modes_are_skipped() -> None:
     got = decode("telraam/348917/traffic", _report(bike=3.5, car=None, v85=None), CTX)
-    assert_readings(got, [(S, "bikes", 3.5, utc(2020, 10, 30, 7))])
+    assert_readings(got, [(S, "uptime", 0.5, utc(2020, 10, 30, 7)), (S, "bikes", 3.5, utc(2020, 10, 30, 7))])
 
 
 def test_date_without_zone_is_utc() -> None:
-    (r,) = decode("telraam/348917/traffic", _report(date="2020-10-30 07:00:00", bike=1), CTX)
-    assert r.time == utc(2020, 10, 30, 7)
+    got = decode("telraam/348917/traffic", _report(date="2020-10-30 07:00:00", bike=1), CTX)
+    assert {r.time for r in got} == {utc(2020, 10, 30, 7)}
 
 
 def test_empty_report() -> None:
