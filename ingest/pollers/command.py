@@ -61,7 +61,9 @@ def main(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         print(f"poll: bad configuration: {first.get('loc', ('?',))[0]}: {first.get('msg')}", file=sys.stderr)
         return 2
-    if args.source == "telraam" and not settings.telraam_api_key:
+    # Only the real service needs a key; the simulated one (`citysense simulate telraam-api`) does not.
+    real_telraam = settings.telraam_url == type(settings).model_fields["telraam_url"].default
+    if args.source == "telraam" and not settings.telraam_api_key and real_telraam:
         log.warning("CITYSENSE_TELRAAM_API_KEY is empty: the real Telraam API will refuse the calls")
     if settings.poll_metrics_port:
         start_http_server(settings.poll_metrics_port, addr=settings.poll_metrics_host)
