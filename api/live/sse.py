@@ -39,6 +39,25 @@ class StalledStreamFilter(logging.Filter):
         return record.msg != UVICORN_INCOMPLETE
 
 
+def server_transport(receive: Receive) -> asyncio.WriteTransport | None:
+    """The connection's transport, where the server is uvicorn (its `receive` is a method of the
+    object that holds it, for HTTP and WebSocket alike); None elsewhere."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    # Duck-typed: uvloop's transports are not subclasses of asyncio's.
+    if all(hasattr(transport, a) for a in ("abort", "is_closing", "get_write_buffer_size")):
+        return transport
+    return None
+
+
+def bound_kernel_buffer(transport: asyncio.WriteTransport | None) -> None:
+    """The kernel's send buffer grows to 4 MiB per socket by default (tcp_wmem): kernel memory a
+    live client that reads nothing takes from the machine, and a delay before it counts as stalled."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER_BYTES)
+
+
 class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
@@ -94,27 +113,14 @@ class EventStreamResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
-    def _transport(receive: Receive) -> asyncio.WriteTransport | None:
-        transport = getattr(getattr(receive, "__self__", None), "transport", None)
-        # Duck-typed: uvloop's transports are not subclasses of asyncio's.
-        if all(hasattr(transport, a) for a in ("abort", "is_closing", "get_write_buffer_size")):
-            return transport
-        return None
-
-    @staticmethod
     async def _until_disconnect(receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        transport = self._transport(receive)
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is not None:
-            # The kernel's send buffer grows to 4 MiB per socket by default (tcp_wmem): kernel memory a
-            # client that reads nothing takes from the machine, and a delay before it counts as stalled.
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER_BYTES)
+        transport = server_transport(receive)
+        bound_kernel_buffer(transport)
         pump = asyncio.create_task(self._pump(send, transport))
         watch = asyncio.create_task(self._until_disconnect(receive))
         try:
@@ -135,7 +141,7 @@ class EventStreamResponse(Response):
             finally:
                 if self.on_close is not None:
                     self.on_close(self.stalled)
-        transport = self._transport(receive)
+        transport = server_transport(receive)
         if transport is not None and not transport.is_closing() and (
                 self.stalled or transport.get_write_buffer_size() > 0):
             self.stalled = True

@@ -16,7 +16,7 @@ from api.auth import Access, Verdict, decide, presented_key
 from api.auth import Scope as KeyScope
 from api.deps import LiveReadAccess, State
 from api.live.hub import LiveFilter
-from api.live.sse import EventStreamResponse
+from api.live.sse import EventStreamResponse, bound_kernel_buffer, server_transport
 from api.schemas import District, Problem
 from api.state import AppState
 from models.metrics import METRICS, Kind
@@ -179,6 +179,9 @@ async def live_ws(
         return
     try:
         await websocket.accept()
+        # Starlette keeps the server's receive as `_receive`: its transport lets us bound the socket's
+        # kernel buffer as for SSE (the send timeouts in _stream bound the rest).
+        bound_kernel_buffer(server_transport(websocket._receive))
         await _stream(websocket, state, flt)
     finally:
         state.live_slots.give_back(address, keyed)
