@@ -64,6 +64,9 @@ METRICS: dict[str, Metric] = {
         Metric("pedestrians", "count", _M, 0.0, 1e6),
         Metric("heavy_vehicles", "count", _M, 0.0, 1e6),
         Metric("speed_v85", "km/h", _M, 0.0, 300.0),
+        # Telraam: the fraction of the interval the camera really counted (the counts are
+        # extrapolated by it). Low uptime is data, not an error; health reads it.
+        Metric("uptime", "1", _M, 0.0, 1.0),
         Metric("fill_level", "%", _B, 0.0, 100.0),
         Metric("distance", "mm", _B, 0.0, 20000.0),
         Metric("battery", "%", None, 0.0, 100.0),
