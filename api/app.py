@@ -18,7 +18,7 @@ from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
-from api.routes import aggregates, dashboard, health, live, policy, sensors
+from api.routes import aggregates, dashboard, fleet_health, health, live, policy, sensors
 from api.sensor_cache import RegistryCache
 from api.state import AppState
 from api.throttle import PublicRateLimit
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_middleware(PublicRateLimit)
     app.include_router(health.router)
+    app.include_router(fleet_health.router)
     app.include_router(sensors.router)
     app.include_router(aggregates.router)
     app.include_router(policy.router)

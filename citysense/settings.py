@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     api_live_recent_hours: int = Field(default=48, ge=1)  # latest values on connect / on the map: this far back
     api_registry_refresh_s: float = Field(default=60.0, gt=0)
 
+    # Fleet health (docs/fleet-health.md)
+    health_low_battery_pct: float = Field(default=15.0, ge=0, le=100)  # low_battery at or below this
+    health_clock_skew_s: float = Field(default=300.0, gt=0)  # clock_skew: device and receive time differ more
+    health_rejects_window_s: float = Field(default=3600.0, gt=0)  # dead letters this recent count
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str) -> str:

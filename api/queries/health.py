@@ -1,0 +1,79 @@
+"""The facts fleet health is judged from, for every sensor in one statement (api/analysis/health.py judges).
+
+Everything comes from what ingest already keeps: the hourly rollups of the last hours (last
+value, the trailing run of one repeated value, the gaps between readings), the dead letters
+attributed to a sensor, and its clock row. The rollups hold one row per series and hour, so
+the work grows with sensors x series x hours, never with the readings' rate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+# Per series and hour: a gap estimate (within the hour: its span over its gaps; an hour of one
+# reading: the gap back to the previous hour's last), and whether the hour is part of the
+# trailing run of the series' latest value (every hour from the newest back while min = max =
+# that value). The median of the hours' gaps is the series' cadence, robust to a dropout.
+_FACTS = """
+WITH s AS (
+    SELECT id, created_at, last_seen FROM sensors
+    WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR district = $2) AND ($3 OR NOT private)
+), b AS (
+    SELECT h.sensor_id, h.metric, h.bucket, h.count, h.min, h.max, h.first_time, h.last_time, h.last_value,
+           lag(h.last_time) OVER (PARTITION BY h.sensor_id, h.metric ORDER BY h.bucket) AS prev_last,
+           first_value(h.last_value) OVER (PARTITION BY h.sensor_id, h.metric ORDER BY h.bucket DESC) AS latest
+    FROM readings_hourly h JOIN s ON s.id = h.sensor_id
+    WHERE h.bucket >= $4
+), r AS (
+    SELECT b.*,
+           CASE WHEN count >= 2 THEN extract(epoch FROM last_time - first_time) / (count - 1)
+                WHEN prev_last IS NOT NULL THEN extract(epoch FROM first_time - prev_last) END AS gap,
+           bool_and(min = max AND min = latest) OVER (PARTITION BY sensor_id, metric ORDER BY bucket DESC) AS in_run
+    FROM b
+), series AS (
+    SELECT sensor_id, metric, max(last_time) AS last_time, max(latest) AS last_value,
+           greatest(coalesce(sum(count) FILTER (WHERE in_run), 0), 1) AS run,
+           coalesce(min(first_time) FILTER (WHERE in_run), max(last_time)) AS run_since,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS gap
+    FROM r GROUP BY sensor_id, metric
+), per_sensor AS (
+    SELECT sensor_id, max(last_time) AS last_time, array_agg(metric) AS metrics, array_agg(last_time) AS last_times,
+           array_agg(last_value) AS last_values, array_agg(run) AS runs, array_agg(run_since) AS run_sinces,
+           array_agg(gap) AS gaps
+    FROM series GROUP BY sensor_id
+), rj AS (
+    SELECT sensor_id, kind, count(*) AS n, min(received_at) AS first,
+           (array_agg(error ORDER BY received_at DESC))[1] AS last_error
+    FROM (
+        SELECT sensor_id, received_at, error,
+               CASE WHEN error LIKE 'InvalidReading:%'
+                         AND (error LIKE '% outside %' OR error LIKE '%not a finite number%')
+                    THEN 'out_of_range' ELSE 'rejecting' END AS kind
+        FROM rejected_messages
+        WHERE received_at >= $5 AND sensor_id IS NOT NULL AND sensor_id IN (SELECT id FROM s)
+    ) x GROUP BY sensor_id, kind
+), rejects AS (
+    SELECT sensor_id, array_agg(kind ORDER BY kind) AS kinds, array_agg(n ORDER BY kind) AS counts,
+           array_agg(first ORDER BY kind) AS firsts, array_agg(last_error ORDER BY kind) AS errors
+    FROM rj GROUP BY sensor_id
+)
+SELECT s.id, s.created_at, coalesce(p.last_time, s.last_seen) AS last_seen,
+       p.metrics, p.last_times, p.last_values, p.runs, p.run_sinces, p.gaps,
+       j.kinds, j.counts, j.firsts, j.errors, c.skew_s, c.received_at AS clock_at
+FROM s
+LEFT JOIN per_sensor p ON p.sensor_id = s.id
+LEFT JOIN rejects j ON j.sensor_id = s.id
+LEFT JOIN sensor_clock c ON c.sensor_id = s.id AND c.received_at >= $4
+ORDER BY s.id
+"""
+
+
+async def health_facts(
+    conn: asyncpg.Connection, kind: str | None, district: str | None, include_private: bool,
+    series_since: datetime, rejects_since: datetime,
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(_FACTS, kind, district, include_private, series_since,
+                                                  rejects_since)
+    return rows
