@@ -13,29 +13,32 @@ from datetime import datetime
 import asyncpg
 
 # Per series and hour: a gap estimate (within the hour: its span over its gaps; an hour of one
-# reading: the gap back to the previous hour's last), and whether the hour is part of the
-# trailing run of the series' latest value (every hour from the newest back while min = max =
-# that value). The median of the hours' gaps is the series' cadence, robust to a dropout.
+# reading: the gap back to the previous hour's last), and the trailing run of the series'
+# latest value: an hour breaks the run unless its min = max = the next hour's min (so the chain
+# of constant hours from the newest back all hold one value); the run is every hour after the
+# last break. The median of the hours' gaps is the series' cadence, robust to a dropout.
+# One window ordering (series, hour) serves every step: PostgreSQL sorts once.
 _FACTS = """
 WITH s AS (
     SELECT id, created_at, last_seen FROM sensors
     WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR district = $2) AND ($3 OR NOT private)
 ), b AS (
-    SELECT h.sensor_id, h.metric, h.bucket, h.count, h.min, h.max, h.first_time, h.last_time, h.last_value,
-           lag(h.last_time) OVER (PARTITION BY h.sensor_id, h.metric ORDER BY h.bucket) AS prev_last,
-           first_value(h.last_value) OVER (PARTITION BY h.sensor_id, h.metric ORDER BY h.bucket DESC) AS latest
-    FROM readings_hourly h JOIN s ON s.id = h.sensor_id
-    WHERE h.bucket >= $4
+    SELECT h.sensor_id, h.metric, h.bucket, h.count, h.first_time, h.last_time, h.last_value,
+           CASE WHEN h.count >= 2 THEN extract(epoch FROM h.last_time - h.first_time) / (h.count - 1)
+                ELSE extract(epoch FROM h.first_time - lag(h.last_time) OVER w) END AS gap,
+           NOT (h.min = h.max AND h.min = coalesce(lead(h.min) OVER w, h.min)) AS breaks
+    FROM readings_hourly h
+    WHERE h.bucket >= $4 AND h.sensor_id IN (SELECT id FROM s)
+    WINDOW w AS (PARTITION BY h.sensor_id, h.metric ORDER BY h.bucket)
 ), r AS (
-    SELECT b.*,
-           CASE WHEN count >= 2 THEN extract(epoch FROM last_time - first_time) / (count - 1)
-                WHEN prev_last IS NOT NULL THEN extract(epoch FROM first_time - prev_last) END AS gap,
-           bool_and(min = max AND min = latest) OVER (PARTITION BY sensor_id, metric ORDER BY bucket DESC) AS in_run
-    FROM b
+    SELECT b.*, max(CASE WHEN breaks THEN bucket END) OVER p AS last_break, max(bucket) OVER p AS newest
+    FROM b WINDOW p AS (PARTITION BY sensor_id, metric)
 ), series AS (
-    SELECT sensor_id, metric, max(last_time) AS last_time, max(latest) AS last_value,
-           greatest(coalesce(sum(count) FILTER (WHERE in_run), 0), 1) AS run,
-           coalesce(min(first_time) FILTER (WHERE in_run), max(last_time)) AS run_since,
+    SELECT sensor_id, metric, max(last_time) AS last_time,
+           max(last_value) FILTER (WHERE bucket = newest) AS last_value,
+           greatest(coalesce(sum(count) FILTER (WHERE last_break IS NULL OR bucket > last_break), 0), 1) AS run,
+           coalesce(min(first_time) FILTER (WHERE last_break IS NULL OR bucket > last_break), max(last_time))
+               AS run_since,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS gap
     FROM r GROUP BY sensor_id, metric
 ), per_sensor AS (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import ORJSONResponse
+import orjson
+from fastapi import APIRouter, Query, Response
 
 from api.answers.health import fleet_health
 from api.deps import Conn, ReadAccess, State
@@ -33,9 +33,9 @@ async def sensors_health(
     kind: Annotated[Kind | None, Query(description="only sensors of this kind")] = None,
     district: Annotated[District | None, Query(description="only sensors in this district")] = None,
     status: Annotated[Status | None, Query(description="only sensors with this status")] = None,
-) -> ORJSONResponse:
+) -> Response:
     judged = await fleet_health(conn, state.settings, datetime.now(UTC), kind.value if kind else None, district,
                                 status, access.authenticated)
     # orjson writes the frozen dataclasses as they are (their fields are the contract's names):
     # thousands of entries without building a pydantic model for each.
-    return ORJSONResponse({"data": judged})
+    return Response(orjson.dumps({"data": judged}), media_type="application/json")
