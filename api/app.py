@@ -13,12 +13,13 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api import alerting
 from api.admission import LiveLimits, LiveSlots, PublicRate
 from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
-from api.routes import aggregates, dashboard, fleet_health, health, live, policy, sensors
+from api.routes import aggregates, alerts, dashboard, fleet_health, health, live, policy, sensors
 from api.sensor_cache import RegistryCache
 from api.state import AppState
 from api.throttle import PublicRateLimit
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
         hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
         bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
-        tasks = [asyncio.create_task(registry.run(), name="registry")]
+        tasks = [asyncio.create_task(registry.run(), name="registry"),
+                 asyncio.create_task(alerting.run(pool, cfg, cfg.mqtt), name="alerts")]
         if bus is not None:
             tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
         try:
@@ -112,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(aggregates.router)
     app.include_router(policy.router)
     app.include_router(live.router)
+    app.include_router(alerts.router)
     app.include_router(dashboard.router)
     return app
