@@ -155,10 +155,12 @@ async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint) ->
     delays = backoff()
     while True:
         try:
-            async with pool.acquire() as lock_conn:
-                if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-                    await asyncio.sleep(settings.alert_check_s)
-                    continue
+            # A connection of its own, not the pool's: the lock lives as long as the session, and
+            # holding it must not take a slot from requests.
+            lock_conn = await asyncpg.connect(settings.database_url)
+            try:
+                # Waits in PostgreSQL until the evaluating replica's session ends.
+                await lock_conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
                 log.info("this process evaluates the alert rules")
                 wake = asyncio.Event()
                 sender = asyncio.create_task(deliver(pool, settings, endpoint, wake), name="alert-delivery")
@@ -172,8 +174,9 @@ async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint) ->
                     sender.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await sender
-                    with contextlib.suppress(Exception):
-                        await lock_conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+            finally:
+                with contextlib.suppress(Exception):
+                    await lock_conn.close()  # ends the session: the lock goes with it
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("alert evaluation interrupted (%s); retrying", exc)
             await asyncio.sleep(next(delays))

@@ -90,7 +90,10 @@ async def test_each_transition_is_notified_once_and_a_restart_sends_nothing_agai
     bin_id = f"citysense:{unique}-bin"
     topic = f"citysense/json/{unique}-bin"
     async with webhook_receiver(hooks) as hook_url, subscriber(mqtt_endpoint, messages):
+        # Two API replicas: one evaluator at a time, so still one notification per transition.
         api = api_process(database_url, mqtt_endpoint, tmp_path, **env)
+        (tmp_path / "replica").mkdir()
+        replica = api_process(database_url, mqtt_endpoint, tmp_path / "replica", **env)
         try:
             async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": ADMIN_KEY}, timeout=30) as http:
                 full = (await http.post("/api/v1/alerts/rules", json={
@@ -114,6 +117,7 @@ async def test_each_transition_is_notified_once_and_a_restart_sends_nothing_agai
                 await asyncio.sleep(4 * CHECK_S)
         finally:
             api.stop()
+            replica.stop()
 
         # The evaluator restarts with the API: nothing is sent again.
         api = api_process(database_url, mqtt_endpoint, tmp_path, **env)
