@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 
 from api.analysis import alerts as logic
+from api.analysis.health import Health
 from api.answers.health import fleet_health
 from api.queries import alerts as q
 from citysense.backoff import backoff
@@ -53,10 +54,9 @@ async def _observations(conn: asyncpg.Connection, settings: Settings, rule: asyn
     return seen
 
 
-async def _problems(conn: asyncpg.Connection, settings: Settings, now: datetime, kind: str
-                    ) -> dict[str, tuple[bool, str]]:
+def _problems(judged: list[Health], kind: str) -> dict[str, tuple[bool, str]]:
     out: dict[str, tuple[bool, str]] = {}
-    for h in await fleet_health(conn, settings, now):
+    for h in judged:
         found = [p for p in h.problems if p.kind.value == kind]
         out[h.sensor_id] = (bool(found), found[0].detail if found else "")
     return out
@@ -68,13 +68,15 @@ async def evaluate_once(pool: asyncpg.Pool, settings: Settings, now: datetime) -
     async with pool.acquire() as conn:
         rules = await q.rules(conn)
         health_by_kind: dict[str, dict[str, tuple[bool, str]]] = {}
+        # The whole fleet's health once per check, whatever the number of problem rules.
+        judged = await fleet_health(conn, settings, now) if any(r["problem"] for r in rules) else []
         for rule in rules:
             prev = {r["sensor_id"]: logic.State(r["state"], r["since"], r["value"], r["detail"], r["clear_runs"])
                     for r in await q.states(conn, rule["id"])}
             health = None
             if rule["problem"] is not None:
                 if rule["problem"] not in health_by_kind:
-                    health_by_kind[rule["problem"]] = await _problems(conn, settings, now, rule["problem"])
+                    health_by_kind[rule["problem"]] = _problems(judged, rule["problem"])
                 health = health_by_kind[rule["problem"]]
             firing = {s for s, st in prev.items() if st.state == "firing"}
             seen = await _observations(conn, settings, rule, now, firing, health)
