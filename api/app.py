@@ -19,7 +19,9 @@ from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
-from api.routes import aggregates, alerts, dashboard, fleet_health, health, live, policy, sensors
+from api.routes import aggregates, dashboard, health, live, policy, sensors
+from api.routes.alerts import router as alerts_router
+from api.routes.fleet_health import router as fleet_health_router
 from api.sensor_cache import RegistryCache
 from api.state import AppState
 from api.throttle import PublicRateLimit
@@ -79,8 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
         hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
         bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
-        tasks = [asyncio.create_task(registry.run(), name="registry"),
-                 asyncio.create_task(alerting.run(pool, cfg, cfg.mqtt), name="alerts")]
+        tasks = [asyncio.create_task(registry.run(), name="registry")]
+        tasks.append(asyncio.create_task(alerting.run(pool, cfg, cfg.mqtt), name="alerts"))
         if bus is not None:
             tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
         try:
@@ -109,11 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_middleware(PublicRateLimit)
     app.include_router(health.router)
-    app.include_router(fleet_health.router)
+    app.include_router(fleet_health_router)
     app.include_router(sensors.router)
     app.include_router(aggregates.router)
     app.include_router(policy.router)
     app.include_router(live.router)
-    app.include_router(alerts.router)
+    app.include_router(alerts_router)
     app.include_router(dashboard.router)
     return app
