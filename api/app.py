@@ -14,6 +14,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api import alerting
 from api.admission import LiveLimits, LiveSlots, PublicRate
 from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import Scope, parse_api_keys
@@ -23,6 +24,8 @@ from api.live.pages import SharedPages
 from api.push.intake import Intake
 from api.push.publisher import PushPublisher
 from api.routes import aggregates, dashboard, health, ingest, live, policy, sensors
+from api.routes.alerts import router as alerts_router
+from api.routes.fleet_health import router as fleet_health_router
 from api.sensor_cache import RegistryCache
 from api.state import AppState
 from api.throttle import PublicRateLimit
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
         keys = parse_api_keys(cfg.api_keys)
         tasks = [asyncio.create_task(registry.run(), name="registry")]
+        tasks.append(asyncio.create_task(alerting.run(pool, cfg, cfg.mqtt), name="alerts"))
         if bus is not None:
             tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
         push = None
@@ -126,9 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # First: FastAPI tries the routes in order, and pushes are the API's most frequent requests.
     app.include_router(ingest.router)
     app.include_router(health.router)
+    app.include_router(fleet_health_router)
     app.include_router(sensors.router)
     app.include_router(aggregates.router)
     app.include_router(policy.router)
     app.include_router(live.router)
+    app.include_router(alerts_router)
     app.include_router(dashboard.router)
     return app

@@ -64,6 +64,27 @@ class SensorList(BaseModel):
     data: list[SensorOut]
 
 
+class SensorProblem(BaseModel):
+    kind: str = Field(
+        description="silent | late | stuck | out_of_range | rejecting | low_battery | clock_skew | low_uptime"
+    )
+    metric: str | None = Field(description="the metric the problem is about, when it is about one")
+    detail: str
+    since: datetime | None = Field(description="when the problem began, as far as the data shows")
+
+
+class SensorHealth(BaseModel):
+    sensor_id: str
+    status: str = Field(description="ok, or the worst problem's kind")
+    problems: list[SensorProblem] = Field(description="worst first")
+    last_seen: datetime | None
+    expected_interval_s: float | None = Field(description="learned: the median gap of its recent readings")
+
+
+class SensorHealthList(BaseModel):
+    data: list[SensorHealth]
+
+
 class SensorFields(BaseModel):
     """The registry fields a client writes (PUT replaces all of them, PATCH any subset)."""
 

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=0, ge=0)
     late_window_hours: int = Field(default=48, ge=1)
 
+    # Fleet health (docs/fleet-health.md)
+    health_low_battery_pct: float = Field(default=15.0, ge=0, le=100)  # low_battery at or below this
+    health_clock_skew_s: float = Field(default=300.0, gt=0)  # clock_skew: device and receive time differ more
+    health_rejects_window_s: float = Field(default=3600.0, gt=0)  # dead letters this recent count
+    alert_webhook_secret: str = ""  # signs webhook bodies (X-Citysense-Signature)
+    alert_check_s: float = Field(default=5.0, gt=0)  # the evaluator checks every rule this often
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0)
+
     # API
     # k of the open-data endpoint: a published row must come from at least this many sensors.
     api_open_min_sensors: int = Field(default=3, ge=2)

@@ -28,10 +28,11 @@ from citysense import live_bus
 from citysense.backoff import backoff
 from citysense.settings import Settings, load_settings
 from ingest import telemetry
+from ingest.attribution import sensor_of_topic
 from ingest.batching import BatchPolicy
 from ingest.decoders.registry import default_subscriptions
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
-from ingest.prepare import Inbound, PreparedBatch, prepare, prepare_config
+from ingest.prepare import Inbound, PreparedBatch, Reject, prepare, prepare_config
 from ingest.retention import enforce_retention
 from ingest.writer import Writer
 from models.migrate import SchemaOutdated, require_current
@@ -234,8 +235,8 @@ class Ingest:
                 if isinstance(exc, _TRANSIENT):
                     raise
                 log.warning("message on %s refused by the database: %s", d.topic, exc)
-                await writer.write(PreparedBatch(rejects=[(d.received_at, d.topic, d.payload,
-                                                           f"DatabaseError: {exc}")]))
+                await writer.write(PreparedBatch(rejects=[Reject(d.received_at, d.topic, d.payload,
+                                                                 f"DatabaseError: {exc}", sensor_of_topic(d.topic))]))
 
     async def _write(self, writer: Writer) -> None:
         while (job := await self._queue.get()) is not None:

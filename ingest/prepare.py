@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from citysense.settings import Settings
+from ingest.attribution import sensor_of_topic
 from ingest.decoders.base import DecodeContext
 from ingest.decoders.registry import decode
 from ingest.derived import derive
 from ingest.errors import OversizePayload, Rejected, UnknownSensor
 from ingest.validation import split_valid
-from models.metrics import kind_of
+from models.metrics import METRICS, Kind, kind_of
 from models.reading import Reading
 
 
@@ -55,15 +57,31 @@ class SensorSeen:
     last: datetime
 
 
+class Reject(NamedTuple):
+    """A dead letter: the message as received, why, and the sensor it names (None: none)."""
+
+    received_at: datetime
+    topic: str
+    payload: bytes
+    error: str
+    sensor_id: str | None = None
+
+
+# Metrics whose time is the start of a counting interval (a Telraam hour), not the moment of
+# measurement: their time says nothing about the device clock.
+_INTERVAL_METRICS = frozenset(m.name for m in METRICS.values() if m.kind is Kind.MOBILITY)
+
+
 @dataclass(slots=True)
 class PreparedBatch:
     times: list[datetime] = field(default_factory=list)
     sensor_ids: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
-    # (received_at, topic, payload, error)
-    rejects: list[tuple[datetime, str, bytes, str]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
+    # sensor -> (device time, receive time) of its message with the newest device time
+    clocks: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -78,9 +96,22 @@ def decoded(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float] 
     return derive(decode(msg.topic, msg.payload, ctx), ctx)
 
 
-def _readings_of(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float]) -> list[Reading]:
+def _readings_of(msg: Inbound, cfg: PrepareConfig, bin_depth_mm: Mapping[str, float],
+                 clocks: dict[str, tuple[datetime, datetime]]) -> list[Reading]:
+    readings = decoded(msg, cfg, bin_depth_mm)
+    for r in readings:
+        if r.time is not None and r.metric not in _INTERVAL_METRICS:
+            seen = clocks.get(r.sensor_id)
+            if seen is None or r.time > seen[0]:
+                clocks[r.sensor_id] = (r.time, msg.received_at)
     # A payload without a time is stamped with its receive time.
-    return [r if r.time is not None else r._replace(time=msg.received_at) for r in decoded(msg, cfg, bin_depth_mm)]
+    return [r if r.time is not None else r._replace(time=msg.received_at) for r in readings]
+
+
+def _named(readings: list[Reading], topic: str) -> str | None:
+    """The sensor a rejected message belongs to: its readings' when they name one, else its topic's."""
+    sensors = {r.sensor_id for r in readings}
+    return sensors.pop() if len(sensors) == 1 else sensor_of_topic(topic)
 
 
 def prepare(
@@ -94,9 +125,10 @@ def prepare(
     batch = PreparedBatch()
     for msg in messages:
         try:
-            readings = _readings_of(msg, cfg, depths)
+            readings = _readings_of(msg, cfg, depths, batch.clocks)
         except Rejected as exc:
-            batch.rejects.append((msg.received_at, msg.topic, msg.payload, f"{type(exc).__name__}: {exc}"))
+            batch.rejects.append(Reject(msg.received_at, msg.topic, msg.payload, f"{type(exc).__name__}: {exc}",
+                                        sensor_of_topic(msg.topic)))
             continue
         good, bad = split_valid(readings, msg.received_at, cfg.max_future)
         if cfg.oldest is not None:
@@ -111,7 +143,9 @@ def prepare(
                 bad.extend(str(UnknownSensor(s)) for s in unknown)
                 good = [r for r in good if r.sensor_id in known_sensors]
         if bad:
-            batch.rejects.append((msg.received_at, msg.topic, msg.payload, "InvalidReading: " + "; ".join(bad)))
+            kept = {id(r) for r in good}
+            batch.rejects.append(Reject(msg.received_at, msg.topic, msg.payload, "InvalidReading: " + "; ".join(bad),
+                                        _named([r for r in readings if id(r) not in kept], msg.topic)))
         for r in good:
             assert r.time is not None
             rows.append((r.sensor_id, r.metric, r.time, r.value))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from ingest.prepare import PreparedBatch
+from ingest.prepare import PreparedBatch, Reject
 from models.rollups import CUMULATIVE, DAILY_ZONE
 
 log = logging.getLogger("citysense.ingest.writer")
@@ -194,9 +194,24 @@ ON CONFLICT (id) DO UPDATE SET
 """
 
 _INSERT_REJECTS = """
-INSERT INTO rejected_messages (received_at, topic, payload, error)
-SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bytea[], $4::text[])
+INSERT INTO rejected_messages (received_at, topic, payload, error, sensor_id)
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bytea[], $4::text[], $5::text[])
 """
+
+# A later batch may carry an older device time (a message a gateway buffered): it never
+# replaces a newer one, so a late message is not mistaken for a wrong clock.
+_UPSERT_CLOCKS = """
+INSERT INTO sensor_clock AS c (sensor_id, device_time, received_at, skew_s)
+SELECT s, d, r, extract(epoch FROM r - d) FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(s, d, r)
+ORDER BY s
+ON CONFLICT (sensor_id) DO UPDATE SET device_time = excluded.device_time, received_at = excluded.received_at,
+    skew_s = excluded.skew_s
+WHERE excluded.device_time > c.device_time
+"""
+# A sensor's clock row is rewritten at most once a minute unless its skew moved by more than
+# this: the row exists to catch minutes of skew, not to churn on every message.
+_CLOCK_RESOLUTION = timedelta(minutes=1)
+_CLOCK_SKEW_STEP_S = 30.0
 
 # last_seen is kept to the minute: rewriting every sensor row on every batch would
 # churn the table for a timestamp nobody needs to the second.
@@ -220,6 +235,23 @@ class Writer:
         self._pool = pool
         # (first_seen, last_seen) as this writer last stored them, per sensor
         self._seen: dict[str, tuple[datetime, datetime]] = {}
+        # (device time, skew in s) as this writer last stored them, per sensor
+        self._clocks: dict[str, tuple[datetime, float]] = {}
+
+    def _clock_updates(self, batch: PreparedBatch) -> tuple[list[str], list[datetime], list[datetime]]:
+        ids: list[str] = []
+        devices: list[datetime] = []
+        receipts: list[datetime] = []
+        for sensor_id, (device, received) in batch.clocks.items():
+            stored = self._clocks.get(sensor_id)
+            skew = (received - device).total_seconds()
+            if (stored is not None and device < stored[0] + _CLOCK_RESOLUTION
+                    and abs(skew - stored[1]) < _CLOCK_SKEW_STEP_S):
+                continue
+            ids.append(sensor_id)
+            devices.append(device)
+            receipts.append(received)
+        return ids, devices, receipts
 
     def _sensor_updates(self, batch: PreparedBatch) -> tuple[list[str], list[str], list[datetime], list[datetime]]:
         ids: list[str] = []
@@ -240,6 +272,7 @@ class Writer:
         """Commit the batch in one transaction, or raise (nothing of it is then stored)."""
         start = clock.perf_counter()
         sensors = self._sensor_updates(batch)
+        clocks = self._clock_updates(batch)
         inserted = recounted = recounted_days = 0
         async with self._pool.acquire() as conn, conn.transaction():
             if sensors[0]:
@@ -261,8 +294,11 @@ class Writer:
                         row["dirty_day_sensors"] or [], row["dirty_day_metrics"] or [], row["dirty_days"] or [],
                         DAILY_ZONE,
                     )
+            if clocks[0]:
+                await conn.execute(_UPSERT_CLOCKS, *clocks)
             if batch.rejects:
-                cols = list(zip(*batch.rejects, strict=True))
+                # A plain 4-tuple (received_at, topic, payload, error) is a Reject that names no sensor.
+                cols = list(zip(*(Reject(*r) for r in batch.rejects), strict=True))
                 await conn.execute(_INSERT_REJECTS, *[list(c) for c in cols])
         # Only after the commit: a rolled-back batch must be written again in full.
         for sensor_id, first, last in zip(sensors[0], sensors[2], sensors[3], strict=True):
@@ -270,6 +306,8 @@ class Writer:
             if stored is not None:
                 first, last = min(stored[0], first), max(stored[1], last)
             self._seen[sensor_id] = (first, last)
+        for sensor_id, device, received in zip(*clocks, strict=True):
+            self._clocks[sensor_id] = (device, (received - device).total_seconds())
         return WriteResult(
             inserted=inserted,
             duplicates=len(batch) - inserted,

@@ -10,6 +10,8 @@ Sensor faults start in each simulated sensor-hour with probability `rate`:
                 (only formats whose time comes from the device clock)
   counter-reset the energy counters restart from zero (reflashed plug, lost flash)
   dropout       the sensor falls silent for 15 minutes to 3 hours
+  low-battery   a battery-powered sensor's battery reads 3-15 % for 1-24 hours, until it is
+                replaced (only sensors that report `battery`)
 
 Every decision comes from random streams indexed by the sensor's sample number or
 hour, so the same seed strikes the same messages in any window of a plan; every
@@ -29,7 +31,7 @@ from simulators.fleet import Sensor
 from simulators.signals import EPOCH_S, HOUR, hour_index, uniform
 
 FAULTS: tuple[str, ...] = (
-    "duplicates", "late", "out-of-order", "malformed", "clock-skew", "counter-reset", "dropout",
+    "duplicates", "late", "out-of-order", "malformed", "clock-skew", "counter-reset", "dropout", "low-battery",
 )
 # Formats whose payload time is the device's own clock (LoRaWAN times come from the network
 # server, Telraam's from its API; the untimed formats are stamped by ingest).
@@ -39,6 +41,7 @@ _COUNTERS = ("energy_import", "energy_export", "import_t1", "import_t2", "export
 _MAX_MESSAGES_PER_SAMPLE = 4
 _DROPOUT_MAX_H = 3
 _SKEW_MAX_H = 8
+_LOW_BATTERY_MAX_H = 24
 LATE_MAX_S = 3600.0
 OUT_OF_ORDER_MAX_S = 1800.0 + 31.0
 
@@ -121,6 +124,21 @@ class Injector:
                 seconds += 7
             off = np.where((t >= a) & (t < b), seconds, off)
         return off
+
+    def low_battery(self, sensor: Sensor, t: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The battery % a failing battery shows at each sample; NaN where the battery is fine."""
+        low = np.full(len(t), np.nan)
+        if not self.config.on("low-battery") or not len(t):
+            return low
+        starts, p, q = self._episodes(sensor, "low-battery", t, _LOW_BATTERY_MAX_H)
+        ends = starts + HOUR + p * (_LOW_BATTERY_MAX_H - 1) * HOUR
+        for a, b, x in zip(starts, ends, q, strict=True):
+            low = np.where((t >= a) & (t < b), np.floor(3.0 + 12.0 * float(x)), low)
+        return low
+
+    def count_low_battery(self, n: int) -> None:
+        if n:
+            self.counts["low-battery"] += n
 
     def reset_points(self, sensor: Sensor, t: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Samples at which the device's energy counters restart from zero."""

@@ -125,6 +125,7 @@ def iter_events(
             dropped = injector.dropped(sensor, t)
             resets = injector.reset_points(sensor, t)
             skew = injector.skew(sensor, t)
+            low_battery = injector.low_battery(sensor, t).tolist()
             keep = ~dropped
             injector.count_dropped(int(np.count_nonzero(dropped & (t >= start_s))))  # not the look-back
             samples = simulate(seed, sensor, t)
@@ -143,6 +144,10 @@ def iter_events(
                     values["counter_since"] = float(EPOCH_S)
                 if injector.config.on("counter-reset"):
                     values = injector.counters(sensor, values, resets_l[i], ti, count=ti >= start_s)
+                if "battery" in values and low_battery[i] == low_battery[i]:  # not NaN: a failing battery
+                    values["battery"] = low_battery[i]
+                    if ti >= start_s:
+                        injector.count_low_battery(1)
                 device_t = ti + skews[i]
                 if skews[i]:
                     if "gas_time" in values:

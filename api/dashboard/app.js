@@ -7,6 +7,7 @@ import { DISTRICTS, listOf } from './format.js';
 import { loadAir } from './air-panel.js';
 import { loadBins } from './bins-panel.js';
 import { loadEnergy } from './energy-panel.js';
+import { loadHealth } from './health-panel.js';
 import { setupKeyForm } from './key-panel.js';
 import { renderLive, setLive, setupFilter, startLive, stopLive } from './live-panel.js';
 import { loadMap, mapLegend } from './map-panel.js';
@@ -14,7 +15,7 @@ import { loadMobility } from './mobility-panel.js';
 import { $, fail, loadRegistry, state } from './page.js';
 import { SPARKS, loadSpark, sparkCard } from './spark-panel.js';
 
-const REFRESH = { map: 60_000, sparks: 60_000, policy: 600_000, registry: 300_000 };
+const REFRESH = { map: 60_000, sparks: 60_000, policy: 600_000, registry: 300_000, health: 30_000 };
 
 function restart() {
   state.authNeeded = false;
@@ -44,7 +45,7 @@ async function loadAll() {
     await loadRegistry();
   } catch (err) {
     if (mine !== generation) return;
-    for (const el of [$('#map'), ...SPARKS.map(sparkCard), $('#chart-bikes'), $('#chart-energy'), $('#chart-air'), $('#chart-bins')]) {
+    for (const el of [$('#map'), ...SPARKS.map(sparkCard), $('#chart-bikes'), $('#chart-energy'), $('#chart-air'), $('#chart-bins'), $('#fleet-health')]) {
       fail(el, err);
     }
     if (!(err instanceof ApiError && err.status === 401)) {
@@ -56,12 +57,13 @@ async function loadAll() {
   }
   if (mine !== generation) return;
   startLive();
-  await Promise.all([loadMap(), ...SPARKS.map(loadSpark), loadPolicy()]);
+  await Promise.all([loadMap(), ...SPARKS.map(loadSpark), loadPolicy(), loadHealth()]);
   if (mine !== generation) return;
   const every = (ms, f) => timers.push(setInterval(() => { if (!state.authNeeded) f(); }, ms));
   every(REFRESH.map, loadMap);
   every(REFRESH.sparks, () => SPARKS.forEach(loadSpark));
   every(REFRESH.policy, loadPolicy);
+  every(REFRESH.health, loadHealth);
   every(REFRESH.registry, () => loadRegistry().catch(() => {})); // the next refresh tries again
   document.documentElement.dataset.ready = 'true';
 }

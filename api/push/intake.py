@@ -17,7 +17,7 @@ import asyncpg
 
 from api.push.publisher import BrokerAway, PushPublisher
 from api.push.sources import Pushed, Unroutable, topic_for
-from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, prepare
+from ingest.prepare import Inbound, PrepareConfig, PreparedBatch, Reject, prepare
 from ingest.writer import Writer
 
 RETRY_AFTER_S = 10
@@ -48,8 +48,8 @@ class Intake:
             topic = topic_for(pushed)
         except Unroutable as exc:
             # No topic to name: the dead letter says where it came in instead.
-            return await self._reject(PreparedBatch(rejects=[(now, f"POST {path}", pushed.body,
-                                                              f"DecodeError: {exc}")]))
+            return await self._reject(PreparedBatch(rejects=[Reject(now, f"POST {path}", pushed.body,
+                                                                    f"DecodeError: {exc}")]))
         batch = prepare([Inbound(topic, pushed.body, now)], self.cfg)
         if not len(batch):
             if batch.rejects:

@@ -130,6 +130,18 @@ async def test_dashboard_live_map_and_policy_charts(
     await page.wait_for_selector("#live-status[data-state='live']")
     assert await page.locator("#auth").is_hidden()
 
+    # Fleet health: every sensor counted once by status; our bin, which never reported, is silent;
+    # the sensors with problems listed (at most 12).
+    tally = dict(await page.eval_on_selector_all(
+        "#fleet-health .health-counts li", "els => els.map(e => [e.dataset.status, Number(e.dataset.value)])"))
+    async with httpx.AsyncClient(base_url=api_server.url) as http:
+        health = (await http.get("/api/v1/sensors/health")).json()["data"]
+    assert sum(tally.values()) == len(health)
+    assert tally.get("silent", 0) >= 1
+    assert next(h for h in health if h["sensor_id"] == probe)["status"] == "silent"
+    listed = await page.locator("#fleet-health table.health tbody tr").count()
+    assert listed == min(12, sum(n for s, n in tally.items() if s != "ok"))
+
     # The map: one marker per sensor with a position, coloured by its latest state.
     markers = await page.eval_on_selector_all(
         ".map-svg .marker", "els => els.map(e => [e.dataset.sensor, e.dataset.band])")

@@ -40,8 +40,9 @@ def test_undecodable_message_is_rejected_with_reason_and_others_pass() -> None:
     bad = Inbound("citysense/json/x", b"{not json", NOW)
     batch = prepare([bad, msg("plug", {"power": 5.0})], CFG)
     assert len(batch) == 1
-    ((received, topic, payload, error),) = batch.rejects
+    ((received, topic, payload, error, sensor_id),) = batch.rejects
     assert (received, topic, payload) == (NOW, "citysense/json/x", b"{not json")
+    assert sensor_id == "citysense:x"  # the topic names the device even when the payload is garbage
     assert error.startswith("DecodeError: invalid JSON")
 
 
@@ -84,3 +85,30 @@ def test_local_time_without_zone_uses_configured_zone_across_dst() -> None:
     batch = prepare([msg("a", {"power": 1.0}, "2026-03-29T01:30:00"), msg("b", {"power": 1.0}, "2026-03-29T03:30:00")],
                     PrepareConfig(CFG.tz, 1024, timedelta(days=400)))
     assert batch.times == [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]
+
+
+def test_dead_letters_name_the_sensor_from_the_readings_or_the_topic() -> None:
+    batch = prepare(
+        [
+            Inbound("nobody/listens/here", b"1", NOW),
+            msg("plug", {"power": 5.0, "voltage": 3000.0}),
+            # the object names another sensor than the topic: the readings win
+            Inbound("citysense/json/gw", orjson.dumps({"sensor_id": "citysense:inner", "readings": {"pm25": -4}}), NOW),
+            Inbound("dsmr/meter", b"/garbage", NOW),
+        ],
+        CFG,
+    )
+    assert [r.sensor_id for r in batch.rejects] == [None, "citysense:plug", "citysense:inner", None]
+
+
+def test_clocks_keep_the_newest_device_time_per_sensor_and_skip_untimed_and_interval_times() -> None:
+    batch = prepare(
+        [
+            msg("a", {"power": 1.0}, "2026-11-26T09:50:00Z"),
+            msg("a", {"power": 2.0}, "2026-11-26T09:40:00Z"),  # older device time: a buffered message
+            msg("untimed", {"power": 1.0}, time=None),
+            msg("counter", {"bikes": 3.0}, "2026-11-26T09:00:00Z"),  # the start of a counting hour
+        ],
+        CFG,
+    )
+    assert batch.clocks == {"citysense:a": (datetime(2026, 11, 26, 9, 50, tzinfo=UTC), NOW)}

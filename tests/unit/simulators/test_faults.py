@@ -31,7 +31,7 @@ def test_exact_counts_for_a_seed() -> None:
     assert len(FLEET) == 15
     assert dict(plan.stats.faults) == {
         "clock-skew": 220, "dropout": 108, "counter-reset": 6, "out-of-order": 93, "late": 86, "malformed": 103,
-        "duplicates": 94,
+        "duplicates": 94, "low-battery": 374,
     }
     assert len(plan) == 1770
     # The counts are the events' own tags, so a test can rely on either.
@@ -129,6 +129,24 @@ def test_clock_skew_shifts_device_times_only() -> None:
             assert offset % 60 != 0
             assert -1500 - 8 <= offset <= 480 + 7
     assert shifted == plan.stats.faults["clock-skew"] == 238
+
+
+def test_low_battery_changes_only_the_battery_of_battery_sensors() -> None:
+    clean = {(e.sensor_id, e.measured_at, e.topic): e for e in build_plan(FLEET, START, END, 42).events}
+    plan = _plan({"low-battery"})
+    low = 0
+    for e in plan.events:
+        ref = clean[(e.sensor_id, e.measured_at, e.topic)]
+        assert e.publish_at == ref.publish_at
+        changed = {a.metric for a, b in zip(e.readings, ref.readings, strict=True) if a.value != b.value}
+        assert changed <= {"battery"}
+        if changed:
+            low += 1
+            (battery,) = [r.value for r in e.readings if r.metric == "battery"]
+            assert 3 <= battery <= 15
+    # Counted per sample whose battery signal was replaced; a format that carries no battery
+    # (a Tasmota air station's) publishes none of it.
+    assert 0 < low <= plan.stats.faults["low-battery"]
 
 
 def test_counter_resets_restart_the_energy_counter_from_zero() -> None:
