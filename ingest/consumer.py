@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -24,10 +23,11 @@ from dataclasses import dataclass, field
 import asyncpg
 from prometheus_client import start_http_server
 
-from citysense import live_bus
+from citysense import live_bus, logs
 from citysense.backoff import backoff
 from citysense.settings import Settings, load_settings
 from ingest import telemetry
+from ingest.batch_summary import BatchSummary
 from ingest.batching import BatchPolicy
 from ingest.decoders.registry import default_subscriptions
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
@@ -109,6 +109,7 @@ class Ingest:
         self._registry = _Registry()
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
+        self._summary = BatchSummary(settings.ingest_log_summary_s, time.monotonic())
 
     def _wake(self) -> None:  # the MQTT session's network thread
         self._loop.call_soon_threadsafe(self._arrived.set)
@@ -216,10 +217,18 @@ class Ingest:
             telemetry.DUPLICATES.inc(result.duplicates)
             telemetry.REJECTED.inc(result.rejected)
             telemetry.BATCH_SECONDS.observe(result.seconds)
-            log.info(
+            log.debug(
                 "batch committed: %d rows (%d duplicate), %d rejected message(s), in %.1f ms",
                 result.inserted, result.duplicates, result.rejected, result.seconds * 1000,
+                extra={"batch_size": len(batch.values), "rows": result.inserted, "duplicates": result.duplicates,
+                       "rejected": result.rejected},
             )
+            totals = self._summary.add(result.inserted, result.duplicates, result.rejected, time.monotonic())
+            if totals is not None:
+                log.info("committed in the last %.0f s: %d batches, %d rows (%d duplicate), %d rejected message(s)",
+                         totals.seconds, totals.batches, totals.rows, totals.duplicates, totals.rejected,
+                         extra={"batches": totals.batches, "rows": totals.rows, "duplicates": totals.duplicates,
+                                "rejected": totals.rejected})
             return True
 
     async def _write_one_by_one(self, writer: Writer, taken: list[Delivery]) -> None:
@@ -297,11 +306,6 @@ class Ingest:
                      self.session.peak_held, self.session.config.receive_maximum, self.session.waits)
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("CITYSENSE_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 async def _main(settings: Settings) -> None:
     ingest = Ingest(settings)
     loop = asyncio.get_running_loop()
@@ -311,8 +315,8 @@ async def _main(settings: Settings) -> None:
 
 
 def main() -> int:
-    _configure_logging()
     settings = load_settings()
+    logs.configure(settings.log_format, settings.log_level)
     if settings.ingest_metrics_port:
         start_http_server(settings.ingest_metrics_port, addr=settings.ingest_metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.ingest_metrics_host, settings.ingest_metrics_port)
