@@ -205,7 +205,8 @@ class Ingest:
             except _TRANSIENT as exc:
                 telemetry.DB_RETRIES.inc()
                 delay = next(delays)
-                log.warning("database write failed (%s); batch kept unacknowledged, retrying in %.1f s", exc, delay)
+                log.warning("database write failed (%s); batch kept unacknowledged, retrying in %.1f s", exc, delay,
+                            extra={"batch_size": len(batch.values)})
                 if self._stop.is_set():
                     give_up_at = give_up_at or time.monotonic() + _DRAIN_TIMEOUT_S
                     if time.monotonic() > give_up_at:
@@ -242,7 +243,7 @@ class Ingest:
             except asyncpg.PostgresError as exc:
                 if isinstance(exc, _TRANSIENT):
                     raise
-                log.warning("message on %s refused by the database: %s", d.topic, exc)
+                log.warning("message on %s refused by the database: %s", d.topic, exc, extra={"topic": d.topic})
                 await writer.write(PreparedBatch(rejects=[(d.received_at, d.topic, d.payload,
                                                            f"DatabaseError: {exc}")]))
 
@@ -266,7 +267,8 @@ class Ingest:
                 job.acked.exception()  # retrieved: the next writer sees it, nobody else needs to
                 return
             for reason in batch.rejects:
-                log.warning("rejected message on %s: %s", reason[1], reason[3])
+                log.warning("rejected message on %s: %s", reason[1], reason[3],
+                            extra={"topic": reason[1], "reason": reason[3]})
             self.session.ack(taken)
             job.acked.set_result(None)
             if self._live_topic and len(batch):

@@ -51,6 +51,8 @@ async def test_ingest_logs_json_lines_that_add_up(
     assert all(ln["level"] == "DEBUG" and ln["logger"] == "citysense.ingest" for ln in batches)
     assert sum(ln["rows"] for ln in batches) == await count(db, stored, unique)
     assert sum(ln["rejected"] for ln in batches) == 1
+    rejected = [ln for ln in lines if ln["message"].startswith("rejected message")]
+    assert [ln["topic"] for ln in rejected] == [f"citysense/json/{unique}-bad"]
     assert all(ln["batch_size"] >= ln["rows"] for ln in batches)
     summaries = [ln for ln in lines if ln["message"].startswith("committed in the last")]
     assert summaries
