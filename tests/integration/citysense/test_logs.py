@@ -15,7 +15,11 @@ import httpx
 import orjson
 
 from citysense.endpoints import MqttEndpoint
+from simulators.api_sources import AreaSource
+from simulators.api_standins import AreaStandIn
+from simulators.fleet import load_fleet
 from tests.integration.api.support import api_process
+from tests.integration.ingest.pollers.standins import poll, poll_env, serving
 from tests.integration.ingest.test_ingest import json_stream
 from tests.integration.support import count, eventually, publish_all_fast
 
@@ -84,3 +88,18 @@ def test_api_logs_json_and_honours_the_level(database_url: str, mqtt_endpoint: M
         else:
             assert not access, access
             assert all(ln["level"] != "INFO" for ln in lines), lines
+
+
+def test_poller_logs_json(database_url: str, mqtt_url: str, ingest_factory: Any, tmp_path: Path) -> None:
+    """A clean pass, then one the stand-in answers 500 (`--once` then exits 1): JSON lines both times."""
+    ingest_factory("airrohr/+")  # the poller publishes only where a subscriber takes it
+    for failures, code in ((0, 0), (1, 1)):
+        standin = AreaStandIn(AreaSource(load_fleet()).records, fail_next=[500] * failures)
+        with serving(standin.app()) as url:
+            env = poll_env(database_url, mqtt_url, sensor_community_url=url, log_format="json")
+            done = poll(["sensor-community", "--once"], env, tmp_path / "poll.log")
+        assert done.returncode == code, done.stderr
+        lines = json_lines(done.stdout + done.stderr)
+        assert any(ln["logger"] == "citysense.poll" and ln["level"] == "INFO" for ln in lines), lines
+        failed = [ln for ln in lines if ln["level"] == "WARNING" and "HTTP 500" in ln["message"]]
+        assert len(failed) == failures, lines
