@@ -43,6 +43,9 @@ class StateCollector(Collector):
                                   value=s.hub.dropped)
         yield CounterMetricFamily("citysense_api_live_closed_slow", "live clients closed because they stayed behind",
                                   value=s.hub.closed_slow)
+        yield CounterMetricFamily("citysense_api_live_closed_stalled",
+                                  "live clients dropped because their connection took nothing for too long",
+                                  value=s.hub.closed_stalled)
         yield CounterMetricFamily("citysense_api_rate_limited", "requests without a key refused by the rate limit",
                                   value=s.public_rate.refused)
         # -1 until the first load succeeded: an age of +Inf would break rate() and alert arithmetic.
