@@ -21,6 +21,7 @@ from api.auth import Scope, parse_api_keys
 from api.live.bus import BusFollower
 from api.live.hub import Hub
 from api.live.pages import SharedPages
+from api.metrics import instrument
 from api.push.intake import Intake
 from api.push.publisher import PushPublisher
 from api.routes import aggregates, dashboard, health, ingest, live, policy, sensors
@@ -102,20 +103,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # every payload with an empty one. Ingest dead-letters an unknown sensor's readings as over MQTT.
             push = Intake(publisher, dataclasses.replace(prepare_config(cfg), strict=False), Writer(pool))
             tasks.append(asyncio.create_task(publisher.run(), name="push-publisher"))
+        state = AppState(
+            settings=cfg, pool=pool, keys=keys, registry=registry, hub=hub, bus=bus,
+            live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
+                                            cfg.api_live_max_per_address)),
+            public_rate=PublicRate(cfg.api_public_rate),
+            snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES), snapshot_pages=SharedPages(), push=push,
+        )
+        metrics.state = state
         try:
-            yield {"app": AppState(
-                settings=cfg, pool=pool, keys=keys, registry=registry, hub=hub, bus=bus,
-                live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
-                                                cfg.api_live_max_per_address)),
-                public_rate=PublicRate(cfg.api_public_rate),
-                snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES), snapshot_pages=SharedPages(), push=push,
-            )}
+            yield {"app": state}
         finally:
             for t in tasks:
                 t.cancel()
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+            metrics.state = None
             await pool.close()
 
     app = FastAPI(
@@ -127,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_middleware(PublicRateLimit)
+    # After the rate limit, so outside it: its 429s are counted with the other answers.
+    metrics = instrument(app)
     # First: FastAPI tries the routes in order, and pushes are the API's most frequent requests.
     app.include_router(ingest.router)
     app.include_router(health.router)

@@ -270,7 +270,7 @@ class IngestProc:
             "CITYSENSE_INGEST_LIVE_TOPIC": self.bench.live_base,
             "CITYSENSE_INGEST_STRICT_SENSORS": "false",
             "CITYSENSE_RETENTION_DAYS": "0",
-            "CITYSENSE_LOG_LEVEL": "INFO",
+            "CITYSENSE_LOG_LEVEL": "DEBUG",  # bench/report.py reads the per-batch lines (DEBUG)
         }
         self.bench.sessions.add(self.client_id)
         with self.log_path.open("ab") as log:

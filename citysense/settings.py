@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Brussels"
     api_keys: str = ""  # "key:scope,key:scope" — scope read, admin or ingest
     public_read: bool = False
+    # Logging of every process (citysense/logs.py): one JSON object per line with `json`.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # Ingest
     ingest_client_id: str = "citysense-ingest"
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
     ingest_strict_sensors: bool = False
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)  # 0: no /metrics endpoint
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can reach it
+    ingest_log_summary_s: float = Field(default=60.0, gt=0)  # period of the INFO line of what was committed
     ingest_live_topic: str = "citysense/live"  # committed readings are republished here; empty: off
 
     # Retention: raw rows older than this are dropped (drop_chunks); 0 keeps everything.
@@ -132,6 +136,11 @@ class Settings(BaseSettings):
     def _keys(cls, v: str) -> str:
         parse_api_keys(v)
         return v
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
 
     @field_validator("api_public_rate")
     @classmethod

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -24,11 +23,12 @@ from dataclasses import dataclass, field
 import asyncpg
 from prometheus_client import start_http_server
 
-from citysense import live_bus
+from citysense import live_bus, logs
 from citysense.backoff import backoff
 from citysense.settings import Settings, load_settings
 from ingest import telemetry
 from ingest.attribution import sensor_of_topic
+from ingest.batch_summary import BatchSummary
 from ingest.batching import BatchPolicy
 from ingest.decoders.registry import default_subscriptions
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
@@ -110,6 +110,7 @@ class Ingest:
         self._registry = _Registry()
         self._live_topic = live_bus.bus_topic(settings.ingest_live_topic) if settings.ingest_live_topic else ""
         self.pool: asyncpg.Pool | None = None
+        self._summary = BatchSummary(settings.ingest_log_summary_s, time.monotonic())
 
     def _wake(self) -> None:  # the MQTT session's network thread
         self._loop.call_soon_threadsafe(self._arrived.set)
@@ -205,7 +206,8 @@ class Ingest:
             except _TRANSIENT as exc:
                 telemetry.DB_RETRIES.inc()
                 delay = next(delays)
-                log.warning("database write failed (%s); batch kept unacknowledged, retrying in %.1f s", exc, delay)
+                log.warning("database write failed (%s); batch kept unacknowledged, retrying in %.1f s", exc, delay,
+                            extra={"batch_size": len(batch.values)})
                 if self._stop.is_set():
                     give_up_at = give_up_at or time.monotonic() + _DRAIN_TIMEOUT_S
                     if time.monotonic() > give_up_at:
@@ -217,10 +219,18 @@ class Ingest:
             telemetry.DUPLICATES.inc(result.duplicates)
             telemetry.REJECTED.inc(result.rejected)
             telemetry.BATCH_SECONDS.observe(result.seconds)
-            log.info(
+            log.debug(
                 "batch committed: %d rows (%d duplicate), %d rejected message(s), in %.1f ms",
                 result.inserted, result.duplicates, result.rejected, result.seconds * 1000,
+                extra={"batch_size": len(batch.values), "rows": result.inserted, "duplicates": result.duplicates,
+                       "rejected": result.rejected},
             )
+            totals = self._summary.add(result.inserted, result.duplicates, result.rejected, time.monotonic())
+            if totals is not None:
+                log.info("committed in the last %.0f s: %d batches, %d rows (%d duplicate), %d rejected message(s)",
+                         totals.seconds, totals.batches, totals.rows, totals.duplicates, totals.rejected,
+                         extra={"batches": totals.batches, "rows": totals.rows, "duplicates": totals.duplicates,
+                                "rejected": totals.rejected})
             return True
 
     async def _write_one_by_one(self, writer: Writer, taken: list[Delivery]) -> None:
@@ -234,7 +244,7 @@ class Ingest:
             except asyncpg.PostgresError as exc:
                 if isinstance(exc, _TRANSIENT):
                     raise
-                log.warning("message on %s refused by the database: %s", d.topic, exc)
+                log.warning("message on %s refused by the database: %s", d.topic, exc, extra={"topic": d.topic})
                 await writer.write(PreparedBatch(rejects=[Reject(d.received_at, d.topic, d.payload,
                                                                  f"DatabaseError: {exc}", sensor_of_topic(d.topic))]))
 
@@ -258,7 +268,8 @@ class Ingest:
                 job.acked.exception()  # retrieved: the next writer sees it, nobody else needs to
                 return
             for reason in batch.rejects:
-                log.warning("rejected message on %s: %s", reason[1], reason[3])
+                log.warning("rejected message on %s: %s", reason[1], reason[3],
+                            extra={"topic": reason[1], "reason": reason[3]})
             self.session.ack(taken)
             job.acked.set_result(None)
             if self._live_topic and len(batch):
@@ -298,11 +309,6 @@ class Ingest:
                      self.session.peak_held, self.session.config.receive_maximum, self.session.waits)
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("CITYSENSE_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 async def _main(settings: Settings) -> None:
     ingest = Ingest(settings)
     loop = asyncio.get_running_loop()
@@ -312,8 +318,8 @@ async def _main(settings: Settings) -> None:
 
 
 def main() -> int:
-    _configure_logging()
     settings = load_settings()
+    logs.configure(settings.log_format, settings.log_level)
     if settings.ingest_metrics_port:
         start_http_server(settings.ingest_metrics_port, addr=settings.ingest_metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.ingest_metrics_host, settings.ingest_metrics_port)

@@ -90,6 +90,9 @@ elif [ -n "$PY" ] && ! venv_ok "$PY"; then
 fi
 have_sbin mosquitto || missing+=(mosquitto)
 have_sbin debootstrap || missing+=(debootstrap)
+# Debian's prometheus (with promtool) checks deploy/prometheus/ and scrapes real processes in
+# tests/integration/deploy/test_prometheus.py; nothing here starts its service.
+have promtool || missing+=(prometheus)
 # debootstrap verifies the Debian archive's signature; Ubuntu does not ship the key.
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 # psql/pg_isready are conveniences for people poking at the database; the services

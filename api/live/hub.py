@@ -221,6 +221,8 @@ class Hub:
         self.published = 0
         self.dropped = 0  # readings dropped for slow clients, all clients together
         self.closed_slow = 0  # clients given up on because they stayed behind
+        # clients dropped by the routes because their connection took nothing for too long
+        self.closed_stalled = 0
 
     def __len__(self) -> int:
         return sum(len(g) for g in self._groups.values())

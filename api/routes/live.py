@@ -103,8 +103,13 @@ async def live_sse(
     return EventStreamResponse(
         body(), stall_s=state.settings.api_live_max_lag_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        on_close=lambda _stalled: state.live_slots.give_back(address, keyed),
+        on_close=lambda stalled: _closed(state, address, keyed, stalled),
     )
+
+
+def _closed(state: AppState, address: str, keyed: bool, stalled: bool) -> None:
+    state.live_slots.give_back(address, keyed)
+    state.hub.closed_stalled += int(stalled)
 
 
 def client_address(client: object) -> str:
@@ -220,6 +225,7 @@ async def _stream(websocket: WebSocket, state: AppState, flt: LiveFilter) -> Non
             t.cancel()
         results = await asyncio.gather(sender, receiver, return_exceptions=True)
         stalled = isinstance(results[0], TimeoutError)
+        state.hub.closed_stalled += int(stalled)
         if websocket.application_state is WebSocketState.CONNECTED:
             # 1008 (policy violation) with the reason for a client that stayed behind; a client that
             # reads nothing gets the close frame queued, and the server drops the socket after its

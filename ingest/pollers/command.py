@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
+from citysense import logs
 from citysense.settings import Settings, load_settings
 from ingest.pollers import area_poller, telraam_poller
 from ingest.pollers.running import Stopper, run
@@ -52,15 +52,14 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    level = os.environ.get("CITYSENSE_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per call would drown the cycle lines
     try:
         settings = load_settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         print(f"poll: bad configuration: {first.get('loc', ('?',))[0]}: {first.get('msg')}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format, settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per call would drown the cycle lines
     # Only the real service needs a key; the simulated one (`citysense simulate telraam-api`) does not.
     real_telraam = settings.telraam_url == type(settings).model_fields["telraam_url"].default
     if args.source == "telraam" and not settings.telraam_api_key and real_telraam:

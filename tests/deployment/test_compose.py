@@ -493,3 +493,21 @@ def test_simulator_may_publish_what_the_default_fleet_publishes(secured_broker: 
     assert not refused, f"the ACL's simulator block misses: {refused}"
     assert sim.publish("citysense/live/readings") == "Not authorized"
     sim.close()
+
+
+def test_prometheus_scrapes_the_compose_services_on_their_metrics_ports(services: dict[str, dict[str, Any]]) -> None:
+    prom = services["prometheus"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prom["image"]), "pin the Prometheus image"
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {t for sc in config["scrape_configs"] for st in sc["static_configs"] for t in st["targets"]}
+    env_of = {name: s.get("environment", {}) for name, s in services.items()}
+    expected = {f"{n}:{e['CITYSENSE_INGEST_METRICS_PORT']}" for n, e in env_of.items()
+                if services[n].get("command") == ["ingest"]}
+    expected |= {f"{n}:{e['CITYSENSE_POLL_METRICS_PORT']}" for n, e in env_of.items()
+                 if services[n].get("command", [None])[0] == "poll"}
+    expected.add(f"api:{services['api']['command'][-1]}")
+    assert targets == expected
+    for n in expected:
+        host_env = env_of[n.split(":")[0]]
+        assert host_env.get("CITYSENSE_INGEST_METRICS_HOST", host_env.get("CITYSENSE_POLL_METRICS_HOST", "0.0.0.0")) \
+            == "0.0.0.0", f"{n} binds /metrics to its loopback only"

@@ -79,7 +79,8 @@ class IngestProcess:
             "CITYSENSE_INGEST_TOPICS": self.topics,
             "CITYSENSE_INGEST_METRICS_PORT": "0",
             "CITYSENSE_INGEST_SESSION_EXPIRY_S": "600",
-            "CITYSENSE_LOG_LEVEL": "INFO",
+            # DEBUG: tests read ingest's per-batch "batch committed" lines
+            "CITYSENSE_LOG_LEVEL": "DEBUG",
             **self.extra_env,
         }
         before = len(self.log_text()) if self.log_path.exists() else 0  # a restart appends to the same log

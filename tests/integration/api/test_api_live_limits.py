@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 from citysense.endpoints import MqttEndpoint
 from tests.integration.api.support import READ_KEY, Place, api_process, register, write
 from tests.integration.api.test_api_live import message, until_snapshot_end, wait_subscribed, ws_url
+from tests.integration.api.test_api_metrics import scrape, value
 from tests.integration.support import ApiProcess, publish_all
 
 READ = {"X-API-Key": READ_KEY}
@@ -112,6 +113,10 @@ async def test_limits_answer_with_reason_and_retry_after(public_api: tuple[ApiPr
                 assert (await http.get("/health")).status_code == 200
                 assert (await http.get("/api/v1/sensors", headers=READ)).status_code == 200
         assert closed.value is not None
+        metrics = await asyncio.to_thread(scrape, server)
+        assert value(metrics, "citysense_api_live_refused_total") == 2  # the SSE 429 and the WebSocket 1013
+        assert value(metrics, "citysense_api_live_clients", keyed="false") == 3
+        assert value(metrics, "citysense_api_live_clients", keyed="true") == 0  # the keyed one has left
     # slots come back when clients leave
     await asyncio.sleep(0.5)
     with closing_all([silent_client(server.port)]) as again:
@@ -213,6 +218,11 @@ async def test_a_client_that_reads_nothing_is_dropped(
             await publish_all(mqtt_endpoint, flood[3000:])
             await asyncio.sleep(4)  # still reading nothing: longer than CITYSENSE_API_LIVE_MAX_LAG_S
             assert await asyncio.to_thread(closed_by_server, silent, 15), "the silent client was not dropped"
+        metrics = await asyncio.to_thread(scrape, server)
+        # one client closed, by whichever comes first: its queue's lag or its stalled connection
+        assert value(metrics, "citysense_api_live_closed_slow_total") + \
+            value(metrics, "citysense_api_live_closed_stalled_total") == 1
+        assert value(metrics, "citysense_api_live_dropped_total") > 0
         # the slot is free again and the feed works for the next client
         async with connect(ws_url(server), additional_headers=READ) as reader:
             await until_snapshot_end(reader)
