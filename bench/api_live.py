@@ -280,7 +280,9 @@ async def run(settings: Settings, ep: MqttEndpoint, quick: bool, log_dir: Path) 
     common = {"CITYSENSE_DATABASE_URL": url, "CITYSENSE_MQTT_URL": _mqtt_url(ep),
               "CITYSENSE_API_KEYS": f"{KEY}:admin", "CITYSENSE_PUBLIC_READ": "true",
               "CITYSENSE_INGEST_LIVE_TOPIC": topic, "CITYSENSE_INGEST_TOPICS": "citysense/json/+",
-              "CITYSENSE_INGEST_CLIENT_ID": f"bench-live-ingest-{os.getpid()}", "CITYSENSE_INGEST_METRICS_PORT": "0"}
+              "CITYSENSE_INGEST_CLIENT_ID": f"bench-live-ingest-{os.getpid()}", "CITYSENSE_INGEST_METRICS_PORT": "0",
+              # a session that ends with the run: none is left queueing on a shared broker afterwards
+              "CITYSENSE_INGEST_SESSION_EXPIRY_S": "0"}
     out: dict[str, Any] = {"series": series_target, "rate_readings_per_s": rate}
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

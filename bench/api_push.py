@@ -224,7 +224,9 @@ async def run(settings: Settings, ep: MqttEndpoint, quick: bool, log_dir: Path,
     common = {"CITYSENSE_DATABASE_URL": url, "CITYSENSE_MQTT_URL": _mqtt_url(ep),
               "CITYSENSE_API_KEYS": f"{KEY}:ingest", "CITYSENSE_INGEST_TOPICS": "",
               "CITYSENSE_INGEST_CLIENT_ID": f"bench-push-ingest-{os.getpid()}", "CITYSENSE_INGEST_METRICS_PORT": "0",
-              "CITYSENSE_INGEST_LIVE_TOPIC": f"citysense/bench-push-{os.getpid()}"}
+              "CITYSENSE_INGEST_LIVE_TOPIC": f"citysense/bench-push-{os.getpid()}",
+              # a session that ends with the run: none is left queueing on a shared broker afterwards
+              "CITYSENSE_INGEST_SESSION_EXPIRY_S": "0"}
     port = _free_port()
     try:
         with _process(["ingest"], common, log_dir / "bench-push-ingest.log") as ingest, \
