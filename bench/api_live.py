@@ -37,6 +37,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.api_latency import _bench_database, _free_port
+from bench.harness import mqtt_url, rss_mb
 from citysense.endpoints import MqttEndpoint
 from citysense.settings import Settings
 from ingest.prepare import PreparedBatch, SensorSeen
@@ -46,13 +47,6 @@ from models.districts import DISTRICTS
 KEY = "bench-live-admin-key-0123456789"
 METRICS = ("pm25", "pm10", "no2", "temperature")
 TARGETS = {"silent_peak_rss_mb": 500.0, "readers_p99_ms": 500.0}
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def _series(url: str, sensors: int) -> list[str]:
@@ -183,7 +177,7 @@ async def _keyed_p95(base: str, n: int) -> float:
 
 async def _sample_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        peak[0] = max(peak[0], _rss_mb(pid))
+        peak[0] = max(peak[0], rss_mb(pid, "VmRSS") or 0.0)
         await asyncio.sleep(0.1)
 
 
@@ -265,11 +259,6 @@ async def _drained(url: str, since: datetime, want: int, within: float = 180) ->
         await conn.close()
 
 
-def _mqtt_url(ep: MqttEndpoint) -> str:
-    auth = f"{ep.username}:{ep.password or ''}@" if ep.username else ""
-    return f"{'mqtts' if ep.tls else 'mqtt'}://{auth}{ep.host}:{ep.port}"
-
-
 async def run(settings: Settings, ep: MqttEndpoint, quick: bool, log_dir: Path) -> dict[str, Any]:
     url = await _bench_database(settings)
     series_target = 1_000 if quick else 10_000
@@ -277,7 +266,7 @@ async def run(settings: Settings, ep: MqttEndpoint, quick: bool, log_dir: Path) 
     rate = 1_000 if quick else 5_000
     ids = await _series(url, series_target // len(METRICS))
     topic = f"citysense/bench-live-{os.getpid()}"
-    common = {"CITYSENSE_DATABASE_URL": url, "CITYSENSE_MQTT_URL": _mqtt_url(ep),
+    common = {"CITYSENSE_DATABASE_URL": url, "CITYSENSE_MQTT_URL": mqtt_url(ep),
               "CITYSENSE_API_KEYS": f"{KEY}:admin", "CITYSENSE_PUBLIC_READ": "true",
               "CITYSENSE_INGEST_LIVE_TOPIC": topic, "CITYSENSE_INGEST_TOPICS": "citysense/json/+",
               "CITYSENSE_INGEST_CLIENT_ID": f"bench-live-ingest-{os.getpid()}", "CITYSENSE_INGEST_METRICS_PORT": "0",
@@ -293,7 +282,7 @@ async def run(settings: Settings, ep: MqttEndpoint, quick: bool, log_dir: Path) 
                                                     "CITYSENSE_API_PUBLIC_RATE": ""},
                      log_dir / "bench-live-api.log") as api:
         await _wait_ready(base, api, live=True)
-        rss_idle = _rss_mb(api.pid)
+        rss_idle = rss_mb(api.pid, "VmRSS") or 0.0
         peak = [rss_idle]
         stop = asyncio.Event()
         sampler = asyncio.create_task(_sample_rss(api.pid, peak, stop))

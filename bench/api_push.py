@@ -32,7 +32,8 @@ import numpy as np
 import orjson
 
 from bench.api_latency import _free_port
-from bench.api_live import _mqtt_url, _process
+from bench.api_live import _process
+from bench.harness import mqtt_url
 from bench.report import stat_cpu_ticks
 from citysense.endpoints import MqttEndpoint
 from citysense.settings import Settings
@@ -221,7 +222,7 @@ async def run(settings: Settings, ep: MqttEndpoint, quick: bool, log_dir: Path,
     warmup = 1.0 if quick else 3.0
     name, url = await _fresh_database(settings)
     run_id = f"bp{uuid.uuid4().hex[:6]}"
-    common = {"CITYSENSE_DATABASE_URL": url, "CITYSENSE_MQTT_URL": _mqtt_url(ep),
+    common = {"CITYSENSE_DATABASE_URL": url, "CITYSENSE_MQTT_URL": mqtt_url(ep),
               "CITYSENSE_API_KEYS": f"{KEY}:ingest", "CITYSENSE_INGEST_TOPICS": "",
               "CITYSENSE_INGEST_CLIENT_ID": f"bench-push-ingest-{os.getpid()}", "CITYSENSE_INGEST_METRICS_PORT": "0",
               "CITYSENSE_INGEST_LIVE_TOPIC": f"citysense/bench-push-{os.getpid()}",
