@@ -6,7 +6,7 @@
 #
 # Configuration comes from CITYSENSE_* environment variables only: .env files are kept
 # out of the build context (.dockerignore), so no secret is baked into a layer.
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -21,21 +21,18 @@ RUN groupadd --system --gid 10001 citysense \
 
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone: this layer is rebuilt only when the
-# dependency list changes, not at every code edit. All have manylinux wheels, so the
-# slim image needs no compiler.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+# Dependencies first, from the lock file alone (the exact versions `make test` ran with): this
+# layer is rebuilt only when the lock changes, not at every code edit. All have manylinux
+# wheels, so the slim image needs no compiler.
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
 
 # The application, installed as a regular (non-editable) package; the sources are removed
 # afterwards so only site-packages is imported. Only the product and its ground are copied:
 # the bench (bench/) and the development environment (devenv/: `citysense services`, the
 # Mosquitto launcher of the tests) stay out of the image, and .dockerignore keeps them out of
 # the build context as well.
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY citysense ./citysense
 COPY ingest ./ingest
 COPY api ./api

@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CITYSENSE := $(BIN)/citysense
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap services migrate lint unit deployment integration down clean
+.PHONY: demo test bootstrap services migrate lint unit deployment integration down clean lock
 
 demo: services migrate
 	@bash scripts/demo.sh
@@ -38,6 +38,16 @@ deployment: bootstrap
 
 integration: services
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+# Re-resolve the lock files from pyproject.toml. Upgrades are this one line:
+#   make lock                       every dependency to its newest allowed release
+#   make lock UPGRADE=fastapi       only that package (and what it needs)
+# then `make test` and commit pyproject.toml + both lock files together.
+UPGRADE ?=
+LOCK_FLAGS = --universal --python-version 3.11 --quiet $(if $(UPGRADE),--upgrade-package $(UPGRADE),--upgrade)
+lock: bootstrap
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
 
 down:
 	@$(CITYSENSE) services down

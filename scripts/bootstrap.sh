@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian 12 / Ubuntu machine for citysense development and CI:
 #   1. the system packages `citysense services up` needs (mosquitto, debootstrap, …),
-#   2. a .venv in the repository root with `pip install -e '.[dev]'`.
+#   2. a .venv in the repository root with `pip install -e '.[dev]'`, held to the exact versions
+#      of requirements-dev.lock (see `make lock`).
 #
 # Usage: bash scripts/bootstrap.sh     (as root, or as a user with sudo)
 #
@@ -151,7 +152,7 @@ fi
 # editable install's path hooks) on where the checkout lives.
 want=$(
     {
-        cat "$REPO/pyproject.toml"
+        cat "$REPO/pyproject.toml" "$REPO/requirements-dev.lock"
         "$VENV/bin/python" -c 'import sys; print(sys.version)'
         printf '%s\n' "$REPO"
     } | sha256sum | cut -d' ' -f1
@@ -160,8 +161,10 @@ have_stamp=$(cat "$STAMP" 2>/dev/null || true)
 if [ "$want" = "$have_stamp" ] && [ -x "$VENV/bin/citysense" ]; then
     say ".venv is up to date"
 else
-    say "installing citysense and its dev dependencies into .venv (pip)…"
-    (cd "$REPO" && "$VENV/bin/python" -m pip install --quiet -e '.[dev]') ||
+    # The lock is a constraints file: every locked package is installed at exactly its locked
+    # version, so a fresh clone tests with what `make test` last passed with.
+    say "installing citysense and its dev dependencies into .venv (pip, pinned by requirements-dev.lock)…"
+    (cd "$REPO" && "$VENV/bin/python" -m pip install --quiet -c requirements-dev.lock -e '.[dev]') ||
         die "pip install -e '.[dev]' failed (output above); fix it and re-run this script"
     printf '%s\n' "$want" >"$STAMP"
 fi

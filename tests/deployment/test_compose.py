@@ -81,8 +81,8 @@ def env_file(tmp_path: Path, drop: str | None = None) -> Path:
 
 def test_the_expected_services_and_images(services: dict[str, dict[str, Any]]) -> None:
     assert {"timescaledb", "mosquitto", "mosquitto-auth", "migrate", "api", "simulators"} <= services.keys()
-    assert services["timescaledb"]["image"] == "timescale/timescaledb:latest-pg17"  # licensed edition
-    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
+    assert re.fullmatch(r"timescale/timescaledb:2\.\d+\.\d+-pg17", services["timescaledb"]["image"])  # licensed
+    assert re.fullmatch(r"eclipse-mosquitto:2\.\d+\.\d+", services["mosquitto"]["image"])
     assert services["migrate"]["command"] == ["migrate"]
     assert services["api"]["command"][:1] == ["api"]
     assert "0.0.0.0" in services["api"]["command"], "the API must listen beyond the container's loopback"
@@ -218,9 +218,23 @@ def test_env_example_lists_every_variable_the_compose_file_uses() -> None:
     assert not unknown, f"env.example sets CITYSENSE_* variables the settings do not have: {sorted(unknown)}"
 
 
+def test_every_image_is_pinned_to_a_release(services: dict[str, dict[str, Any]]) -> None:
+    """A deployment is reproducible only if `docker compose pull` cannot move it: no `latest`, no bare major."""
+    images = {name: s["image"] for name, s in services.items() if "image" in s and not s.get("build")}
+    images["Dockerfile"] = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)  # type: ignore[union-attr]
+    loose = {name: image for name, image in images.items()
+             if "latest" in image or not re.search(r":v?\d+\.\d+\.\d+", image)}
+    assert not loose, f"pin these images to a release tag: {loose}"
+
+
+def test_the_image_installs_the_locked_dependencies() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.lock" in text
+
+
 def test_dockerfile_runs_citysense_as_a_non_root_user() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.1[12]-slim", text, re.M)
+    assert re.search(r"^FROM python:3\.1[12](\.\d+)?-slim", text, re.M)
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users
     assert users[-1].split(":")[0] not in ("root", "0")
