@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CITYSENSE := $(BIN)/citysense
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap services migrate lint unit deployment integration down clean lock
+.PHONY: demo test bootstrap services migrate lint unit deployment integration down clean lock upgrade
 
 demo: services migrate
 	@bash scripts/demo.sh
@@ -39,15 +39,18 @@ deployment: bootstrap
 integration: services
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-# Re-resolve the lock files from pyproject.toml. Upgrades are this one line:
-#   make lock                       every dependency to its newest allowed release
-#   make lock UPGRADE=fastapi       only that package (and what it needs)
-# then `make test` and commit pyproject.toml + both lock files together.
-UPGRADE ?=
-LOCK_FLAGS = --universal --python-version 3.11 --quiet $(if $(UPGRADE),--upgrade-package $(UPGRADE),--upgrade)
+# The lock files, from pyproject.toml (commit them with it):
+#   make lock                 add what pyproject.toml gained; every existing pin stays
+#   make upgrade              every dependency to its newest allowed release
+#   make upgrade PKG=fastapi  only that package (and what it needs), Dependabot-style
+PKG ?=
+LOCK_FLAGS = --universal --python-version 3.11 --quiet
 lock: bootstrap
-	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) $(UV_UPGRADE) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(UV_UPGRADE) -o requirements-dev.lock
+
+upgrade: UV_UPGRADE = $(if $(PKG),--upgrade-package $(PKG),--upgrade)
+upgrade: lock
 
 down:
 	@$(CITYSENSE) services down
