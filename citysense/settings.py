@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = LOCAL_DATABASE_URL
+    # A streaming replica the API's read-only queries go to; empty: they go to database_url too.
+    database_read_url: str = ""
     mqtt_url: str = LOCAL_MQTT_URL
     timezone: str = "Europe/Brussels"
     api_keys: str = ""  # "key:scope,key:scope" — scope read, admin or ingest
@@ -114,6 +116,11 @@ class Settings(BaseSettings):
     @classmethod
     def _db(cls, v: str) -> str:
         return check_database_url(v)
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_db(cls, v: str) -> str:
+        return check_database_url(v) if v else v
 
     @field_validator("mqtt_url")
     @classmethod
