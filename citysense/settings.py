@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     ingest_log_summary_s: float = Field(default=60.0, gt=0)  # period of the INFO line of what was committed
     ingest_live_topic: str = "citysense/live"  # committed readings are republished here; empty: off
 
+    # The password `citysense migrate` gives the read-only role citysense_grafana (migration 0008); empty: none.
+    grafana_db_password: str = ""
+
     # Retention: raw rows older than this are dropped (drop_chunks); 0 keeps everything.
     retention_days: int = Field(default=0, ge=0)
     late_window_hours: int = Field(default=48, ge=1)
