@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from citysense.endpoints import MqttEndpoint
@@ -84,7 +85,9 @@ async def replica(pair: ReplicaPair) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 def api(pair: ReplicaPair, primary: asyncpg.Pool, mqtt_endpoint: MqttEndpoint, tmp_path: Path) -> Iterator[ApiProcess]:
-    server = api_process(pair.primary.url, mqtt_endpoint, tmp_path, CITYSENSE_DATABASE_READ_URL=pair.replica.url)
+    # The live snapshot looks back far enough for the test's readings of November.
+    server = api_process(pair.primary.url, mqtt_endpoint, tmp_path, CITYSENSE_DATABASE_READ_URL=pair.replica.url,
+                         CITYSENSE_API_LIVE_RECENT_HOURS=str(24 * 366))
     yield server
     server.stop()
 
@@ -106,6 +109,27 @@ def points(resp: httpx.Response) -> dict[tuple[datetime, str | None], tuple[floa
 async def latest_time(http: httpx.AsyncClient) -> datetime:
     [latest] = (await http.get("/api/v1/sensors/test:r1/latest")).json()["data"]
     return datetime.fromisoformat(latest["time"]).astimezone(UTC)
+
+
+async def snapshot_time(http: httpx.AsyncClient) -> datetime:
+    """The time of test:r1's pm25 in the live feed's snapshot on connect (SSE `latest` event)."""
+    params = {"sensor": "test:r1", "metric": "pm25"}
+    async with http.stream("GET", "/api/v1/live/sse", params=params) as resp:
+        assert resp.status_code == 200
+        kind = None
+        async for line in resp.aiter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: ") and kind == "latest":
+                return datetime.fromisoformat(orjson.loads(line.removeprefix("data: "))["time"])
+    raise AssertionError("no latest event")
+
+
+# Every other read-only route answers from a standby too (a write there would be refused: 500).
+READ_ROUTES = ["/api/v1/sensors", "/api/v1/sensors.geojson", "/api/v1/map", "/api/v1/sensors/test:r1",
+               "/api/v1/sensors/test:r1/readings", "/api/v1/sensors/health", "/api/v1/policy/mobility",
+               "/api/v1/policy/cleanliness", "/api/v1/policy/energy", "/api/v1/policy/air-quality",
+               f"/api/v1/open/aggregates?metric=pm25&from={START.isoformat()}&to={END.isoformat()}".replace("+", "%2B")]
 
 
 async def test_reads_come_from_the_replica_and_writes_go_to_the_primary(
@@ -141,6 +165,9 @@ async def test_reads_come_from_the_replica_and_writes_go_to_the_primary(
         assert_same(points(await http.get("/api/v1/aggregates", params=QUERY)),
                     expected(first, "pm25", "avg", "6h", group_of, START, END), "replay paused")
         assert await latest_time(http) == max(r[2] for r in first if r[0] == "test:r1")
+        assert await snapshot_time(http) == max(r[2] for r in first if r[0] == "test:r1")
+        for route in READ_ROUTES:
+            assert (await http.get(route)).status_code == 200, route
 
         await replica.execute("SELECT pg_wal_replay_resume()")
         await replayed(primary, replica)
@@ -148,3 +175,4 @@ async def test_reads_come_from_the_replica_and_writes_go_to_the_primary(
         assert_same(points(await http.get("/api/v1/aggregates", params=QUERY)),
                     expected(both, "pm25", "avg", "6h", group_of, START, END), "replay resumed")
         assert await latest_time(http) == max(r[2] for r in both if r[0] == "test:r1")
+        assert await snapshot_time(http) == max(r[2] for r in both if r[0] == "test:r1")
