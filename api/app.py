@@ -73,19 +73,25 @@ async def _check_schema(pool: asyncpg.Pool) -> None:
         log.warning("could not check the database schema at start (%s)", exc)
 
 
+async def _pool(url: str) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        url, min_size=0, max_size=10, command_timeout=30,
+        # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan
+        # that knows neither the metric nor the range: for the aggregates that was 2.5x slower (no
+        # parallel scan, no chunk exclusion at plan time). Planning each run costs about a millisecond.
+        # JIT compiling took 50-100 ms of a 400 ms raw aggregate and gains nothing at this scale.
+        server_settings={"plan_cache_mode": "force_custom_plan", "jit": "off"},
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     cfg = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[Lifespan]:
-        pool = await asyncpg.create_pool(
-            cfg.database_url, min_size=0, max_size=10, command_timeout=30,
-            # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan
-            # that knows neither the metric nor the range: for the aggregates that was 2.5x slower (no
-            # parallel scan, no chunk exclusion at plan time). Planning each run costs about a millisecond.
-            # JIT compiling took 50-100 ms of a 400 ms raw aggregate and gains nothing at this scale.
-            server_settings={"plan_cache_mode": "force_custom_plan", "jit": "off"},
-        )
+        pool = await _pool(cfg.database_url)
+        # A replica is a copy of the primary's schema, so the check on the primary covers it.
+        read_pool = await _pool(cfg.database_read_url) if cfg.database_read_url else pool
         await _check_schema(pool)
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
         hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
@@ -104,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             push = Intake(publisher, dataclasses.replace(prepare_config(cfg), strict=False), Writer(pool))
             tasks.append(asyncio.create_task(publisher.run(), name="push-publisher"))
         state = AppState(
-            settings=cfg, pool=pool, keys=keys, registry=registry, hub=hub, bus=bus,
+            settings=cfg, pool=pool, read_pool=read_pool, keys=keys, registry=registry, hub=hub, bus=bus,
             live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
                                             cfg.api_live_max_per_address)),
             public_rate=PublicRate(cfg.api_public_rate),
@@ -120,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             metrics.state = None
+            if read_pool is not pool:
+                await read_pool.close()
             await pool.close()
 
     app = FastAPI(

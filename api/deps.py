@@ -28,6 +28,16 @@ async def get_conn(state: State) -> AsyncIterator[asyncpg.Connection]:
 
 
 Conn = Annotated[asyncpg.Connection, Depends(get_conn)]
+"""A connection to the primary: for writes, and reads that must see them."""
+
+
+async def get_read_conn(state: State) -> AsyncIterator[asyncpg.Connection]:
+    async with state.read_pool.acquire() as conn:
+        yield conn
+
+
+ReadConn = Annotated[asyncpg.Connection, Depends(get_read_conn)]
+"""A connection for read-only queries: to the replica of CITYSENSE_DATABASE_READ_URL when set."""
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key of CITYSENSE_API_KEYS")
 _bearer = HTTPBearer(auto_error=False, description="the same key as `Authorization: Bearer <key>`")

@@ -21,7 +21,10 @@ from citysense.settings import Settings
 @dataclass(frozen=True, slots=True)
 class AppState:
     settings: Settings
-    pool: asyncpg.Pool
+    pool: asyncpg.Pool  # the primary: every write, and reads that must see them (registry, alerts)
+    # Read-only queries (aggregates, policy, sensors, health, live snapshot): a streaming replica's pool
+    # with CITYSENSE_DATABASE_READ_URL, else the same object as `pool`.
+    read_pool: asyncpg.Pool
     keys: ApiKeys
     registry: RegistryCache
     hub: Hub

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = LOCAL_DATABASE_URL
+    # A streaming replica the API's read-only queries go to; empty: they go to database_url too.
+    database_read_url: str = ""
     mqtt_url: str = LOCAL_MQTT_URL
     timezone: str = "Europe/Brussels"
     api_keys: str = ""  # "key:scope,key:scope" — scope read, admin or ingest
@@ -57,6 +59,9 @@ class Settings(BaseSettings):
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can reach it
     ingest_log_summary_s: float = Field(default=60.0, gt=0)  # period of the INFO line of what was committed
     ingest_live_topic: str = "citysense/live"  # committed readings are republished here; empty: off
+
+    # The password `citysense migrate` gives the read-only role citysense_grafana (migration 0008); empty: none.
+    grafana_db_password: str = ""
 
     # Retention: raw rows older than this are dropped (drop_chunks); 0 keeps everything.
     retention_days: int = Field(default=0, ge=0)
@@ -114,6 +119,11 @@ class Settings(BaseSettings):
     @classmethod
     def _db(cls, v: str) -> str:
         return check_database_url(v)
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_db(cls, v: str) -> str:
+        return check_database_url(v) if v else v
 
     @field_validator("mqtt_url")
     @classmethod

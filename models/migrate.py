@@ -20,13 +20,15 @@ log = logging.getLogger("citysense.migrate")
 
 
 class Settings(Protocol):
-    """The two settings migrating needs (citysense.settings.Settings has them); a protocol, so the
+    """The settings migrating needs (citysense.settings.Settings has them); a protocol, so the
     schema package depends on nothing else of citysense."""
 
     @property
     def database_url(self) -> str: ...
     @property
     def late_window_hours(self) -> int: ...
+    @property
+    def grafana_db_password(self) -> str: ...
 
 _LOCK_KEY = 0x43697479  # "City": any constant shared by all migrators
 _NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
@@ -95,9 +97,22 @@ async def apply(conn: asyncpg.Connection, settings: Settings) -> list[Migration]
             log.info("applied migration %04d_%s", m.version, m.name)
             applied_now.append(m)
         await _licensed_features(conn, settings)
+        await _grafana_password(conn, settings)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now
+
+
+async def _grafana_password(conn: asyncpg.Connection, settings: Settings) -> None:
+    """The read-only role of migration 0008 gets its password from the settings, at every run, so a
+    changed CITYSENSE_GRAFANA_DB_PASSWORD takes effect with the next `citysense migrate`."""
+    if not settings.grafana_db_password:
+        return
+    # ALTER ROLE takes no parameters: the literal is quoted by the server (format %L).
+    statement = await conn.fetchval("SELECT format('ALTER ROLE citysense_grafana PASSWORD %L', $1::text)",
+                                    settings.grafana_db_password)
+    await conn.execute(statement)
+    log.info("the role citysense_grafana has the password of CITYSENSE_GRAFANA_DB_PASSWORD")
 
 
 async def timescale_license(conn: asyncpg.Connection) -> str:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from api.aggregation import Agg, Fill, GroupBy, SensorFilter, Source
 from api.answers.aggregates import AggregateAnswer, Limits, answer
 from api.csvio import render_aggregates
-from api.deps import Conn, OpenAccess, ReadAccess, State
+from api.deps import OpenAccess, ReadAccess, ReadConn, State
 from api.routes.params import (
     METRIC_HELP,
     BBoxText,
@@ -99,7 +99,7 @@ async def aggregates(
     response: Response,
     access: ReadAccess,
     state: State,
-    conn: Conn,
+    conn: ReadConn,
     metric: Metric,
     start: From = None,
     end: To = None,
@@ -151,7 +151,7 @@ async def open_aggregates(
     response: Response,
     access: OpenAccess,
     state: State,
-    conn: Conn,
+    conn: ReadConn,
     metric: Metric,
     start: From = None,
     end: To = None,

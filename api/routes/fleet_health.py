@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from api.answers.health import fleet_health
-from api.deps import Conn, ReadAccess, State
+from api.deps import ReadAccess, ReadConn, State
 from api.schemas import SensorHealthList
 from models.districts import District
 from models.metrics import Kind
@@ -29,7 +29,7 @@ Status = Literal[
     ),
 )
 async def sensors_health(
-    conn: Conn, state: State, access: ReadAccess,
+    conn: ReadConn, state: State, access: ReadAccess,
     kind: Annotated[Kind | None, Query(description="only sensors of this kind")] = None,
     district: Annotated[District | None, Query(description="only sensors in this district")] = None,
     status: Annotated[Status | None, Query(description="only sensors with this status")] = None,

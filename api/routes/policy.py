@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.analysis.air import MIN_HOURS
 from api.analysis.bins import EMPTYING_DROP
 from api.answers import policy
-from api.deps import Conn, ReadAccess, State
+from api.deps import ReadAccess, ReadConn, State
 from api.routes.params import Districts, bad_request
 from api.schemas import AirQualityReport, CleanlinessReport, EnergyReport, MobilityReport, Problem
 from api.timebuckets import EARLIEST, LATEST, check_range, is_hour_aligned
@@ -62,7 +62,7 @@ summed per district (and `all`, the whole city):
 """,
 )
 async def mobility(
-    conn: Conn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
+    conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
     district: Districts = [],  # noqa: B006
 ) -> MobilityReport:
     lo, hi = period(start, end, state.settings.tz)
@@ -86,7 +86,7 @@ From the bins' `fill_level` (%):
 """,
 )
 async def cleanliness(
-    conn: Conn, state: State, access: ReadAccess,
+    conn: ReadConn, state: State, access: ReadAccess,
     at: Annotated[datetime | None, Query(description="the moment to report on (default: now)")] = None,
     threshold: Annotated[
         float, Query(ge=0, le=100, description="fill level (%) from which a bin needs emptying")
@@ -122,7 +122,7 @@ Without an API key (public read), private sensors (households) are left out of e
 """,
 )
 async def energy_(
-    conn: Conn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
+    conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
     district: Districts = [],  # noqa: B006
 ) -> EnergyReport:
     lo, hi = period(start, end, state.settings.tz)
@@ -149,7 +149,7 @@ strictly above:
 """,
 )
 async def air_quality(
-    conn: Conn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
+    conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
     district: Districts = [],  # noqa: B006
     min_hours: Annotated[int, Query(ge=1, le=24, description="hours with data for a valid day")] = MIN_HOURS,
 ) -> AirQualityReport:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from api import queries
 from api.answers import sensors as answers
-from api.deps import AdminAccess, Conn, ReadAccess, State
+from api.deps import AdminAccess, Conn, ReadAccess, ReadConn, State
 from api.schemas import (
     SENSOR_ID_PATTERN,
     Problem,
@@ -44,7 +44,7 @@ def _not_found(sensor_id: str) -> HTTPException:
     description="Every sensor, by id. Without an API key (public read) private sensors are left out.",
 )
 async def list_sensors(
-    conn: Conn,
+    conn: ReadConn,
     access: ReadAccess,
     kind: Annotated[Kind | None, Query(description="only sensors of this kind")] = None,
     district: Annotated[str | None, Query(description=f"one of {', '.join(DISTRICTS)}")] = None,
@@ -63,7 +63,7 @@ _MAP_DESCRIPTION = (
 
 
 async def _map(
-    conn: Conn, state: State, access: ReadAccess, kind: Kind | None, district: District | None,
+    conn: ReadConn, state: State, access: ReadAccess, kind: Kind | None, district: District | None,
     within_hours: int | None,
 ) -> SensorMap:
     hours = within_hours or state.settings.api_live_recent_hours
@@ -83,7 +83,7 @@ DistrictFilter = Annotated[District | None, Query(description="only sensors in t
     description=_MAP_DESCRIPTION, responses={200: {"content": {"application/geo+json": {}}}},
 )
 async def sensors_geojson(
-    conn: Conn, state: State, access: ReadAccess, kind: KindFilter = None, district: DistrictFilter = None,
+    conn: ReadConn, state: State, access: ReadAccess, kind: KindFilter = None, district: DistrictFilter = None,
     within_hours: WithinHours = None,
 ) -> SensorMap:
     return await _map(conn, state, access, kind, district, within_hours)
@@ -92,7 +92,7 @@ async def sensors_geojson(
 @router.get("/map", response_model=SensorMap, summary="the same as /api/v1/sensors.geojson",
             description=_MAP_DESCRIPTION)
 async def sensor_map(
-    conn: Conn, state: State, access: ReadAccess, kind: KindFilter = None, district: DistrictFilter = None,
+    conn: ReadConn, state: State, access: ReadAccess, kind: KindFilter = None, district: DistrictFilter = None,
     within_hours: WithinHours = None,
 ) -> SensorMap:
     return await _map(conn, state, access, kind, district, within_hours)
@@ -153,7 +153,7 @@ async def import_sensors(request: Request, conn: Conn, state: State, access: Adm
                 "(`truncated` tells when more matched). Private sensors answer 404 to callers without a key.",
 )
 async def sensor_readings(
-    conn: Conn,
+    conn: ReadConn,
     access: ReadAccess,
     sensor_id: SensorId,
     metric: Annotated[str | None, Query(description="a canonical metric name, e.g. power")] = None,
@@ -186,7 +186,7 @@ async def sensor_readings(
     summary="the latest value of each metric of one sensor",
     description="The most recent reading per metric, however old (from the hourly rollups' last values).",
 )
-async def sensor_latest(conn: Conn, access: ReadAccess, sensor_id: SensorId) -> SensorLatest:
+async def sensor_latest(conn: ReadConn, access: ReadAccess, sensor_id: SensorId) -> SensorLatest:
     if not await queries.sensor_visible(conn, sensor_id, access.authenticated):
         raise _not_found(sensor_id)
     rows = await queries.latest_of_sensor(conn, sensor_id, list(METRICS))
@@ -197,7 +197,7 @@ async def sensor_latest(conn: Conn, access: ReadAccess, sensor_id: SensorId) -> 
             summary="one sensor of the registry",
             description="The registry entry of one sensor; first/last seen are the times of its oldest and newest "
                         "reading (last seen to the minute).")
-async def get_sensor(conn: Conn, access: ReadAccess, sensor_id: SensorId) -> SensorOut:
+async def get_sensor(conn: ReadConn, access: ReadAccess, sensor_id: SensorId) -> SensorOut:
     row = await queries.get_sensor(conn, sensor_id)
     if row is None or (row["private"] and not access.authenticated):
         raise _not_found(sensor_id)

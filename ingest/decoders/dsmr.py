@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import fastcrc
+
 from ingest.decoders.base import DecodeContext, Format
 from ingest.decoders.jsonload import number
 from ingest.decoders.timeparse import from_local
@@ -41,27 +43,16 @@ SOURCE = "dsmr"
 _TOPIC = re.compile(r"dsmr(?:/.*)?")
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 def crc16(data: bytes) -> int:
-    """CRC-16/ARC (poly 0x8005 reflected = 0xA001, init 0), as DSMR 4+ specifies."""
-    crc = 0
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc
+    """CRC-16/ARC (poly 0x8005 reflected = 0xA001, init 0), as DSMR 4+ specifies.
+
+    fastcrc's native code takes ~0.2 µs for a 1 kB telegram, where a table-driven
+    Python loop took ~80 µs: a tenth of ingest's CPU per DSMR message (docs/performance.md).
+    """
+    return fastcrc.crc16.arc(data)
 
 
 def _telegram(payload: bytes) -> tuple[bytes, bool]:

@@ -33,7 +33,7 @@ DOCKER_DIR = ROOT / "deploy" / "docker"
 MOSQUITTO_DIR = DOCKER_DIR / "mosquitto"
 ENV_EXAMPLE = DOCKER_DIR / "env.example"
 SECRETS = ("POSTGRES_PASSWORD", "MQTT_INGEST_PASSWORD", "MQTT_API_PASSWORD", "MQTT_HEALTHCHECK_PASSWORD",
-           "MQTT_POLLER_PASSWORD")
+           "MQTT_POLLER_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GRAFANA_DB_PASSWORD")
 ONE_SHOT = {"migrate", "mosquitto-auth"}
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
@@ -525,3 +525,28 @@ def test_prometheus_scrapes_the_compose_services_on_their_metrics_ports(services
         host_env = env_of[n.split(":")[0]]
         assert host_env.get("CITYSENSE_INGEST_METRICS_HOST", host_env.get("CITYSENSE_POLL_METRICS_HOST", "0.0.0.0")) \
             == "0.0.0.0", f"{n} binds /metrics to its loopback only"
+
+
+def test_grafana_is_pinned_and_provisioned_with_the_read_only_role(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services["grafana"]
+    assert re.fullmatch(r"grafana/grafana(-oss)?:\d+\.\d+\.\d+", grafana["image"]), "pin the Grafana image"
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    provisioning = ROOT / "deploy" / "grafana" / "provisioning"
+    [datasource] = yaml.safe_load((provisioning / "datasources" / "citysense.yml").read_text())["datasources"]
+    providers = yaml.safe_load((provisioning / "dashboards" / "citysense.yml").read_text())
+    [path] = [p["options"]["path"] for p in providers["providers"]]
+    assert mounts[path] == "./deploy/grafana/dashboards"
+    # The data source reaches the compose database as the role migration 0008 creates, with the password
+    # that `migrate` sets on it: one .env variable for both ends.
+    assert datasource["url"] == "timescaledb:5432"
+    assert datasource["user"] == "citysense_grafana"
+    migration = next((ROOT / "models" / "migrations").glob("0008_*.sql")).read_text()
+    assert "CREATE ROLE citysense_grafana" in migration
+    env_var = datasource["secureJsonData"]["password"].lstrip("$").strip("{}")
+    assert grafana["environment"][env_var] == services["migrate"]["environment"]["CITYSENSE_GRAFANA_DB_PASSWORD"]
+    assert grafana["environment"][env_var].startswith("${GRAFANA_DB_PASSWORD:?")
+    assert datasource["jsonData"]["database"].lstrip("$") in grafana["environment"]
+    assert grafana["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert grafana["ports"] == ["${GRAFANA_HOST_PORT:-127.0.0.1:3000}:3000"], "Grafana stays on the loopback by default"
+    assert "CITYSENSE_GRAFANA_DB_PASSWORD" not in services["api"]["environment"], "only migrate needs it"

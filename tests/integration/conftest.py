@@ -8,24 +8,24 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from citysense.endpoints import LOCAL_DATABASE_URL, LOCAL_MQTT_URL, MqttEndpoint, parse_mqtt_url
 from citysense.settings import Settings
-from models.migrate import apply
-from tests.integration.support import ApiProcess, Broker, IngestProcess, clear_mqtt_session, wait_for_services
+from tests.integration.support import (
+    ApiProcess,
+    Broker,
+    IngestProcess,
+    clear_mqtt_session,
+    scratch_database,
+    wait_for_services,
+)
 
 SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
 EXTERNAL_MQTT = os.environ.get("CITYSENSE_MQTT_URL")
 MQTT_URL = EXTERNAL_MQTT or LOCAL_MQTT_URL
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -57,22 +57,8 @@ def mqtt_url(mqtt_endpoint: MqttEndpoint) -> str:
 async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     """A database of its own for this test session, migrated, dropped at the end."""
     await wait_for_services(SERVER_URL, mqtt_endpoint)
-    name = f"citysense_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(SERVER_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()  # a test may restart the server; teardown connects afresh
-    url = _with_database(SERVER_URL, name)
-    conn = await asyncpg.connect(url)
-    try:
-        await apply(conn, Settings(database_url=url))
-    finally:
-        await conn.close()
-    yield url
-    admin = await asyncpg.connect(SERVER_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(SERVER_URL, "citysense_test") as url:
+        yield url
 
 
 @pytest.fixture

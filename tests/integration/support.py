@@ -10,9 +10,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiomqtt
 import asyncpg
@@ -21,7 +24,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from citysense.endpoints import MqttEndpoint
+from citysense.settings import Settings
 from devenv.mosquitto import PrivateBroker, free_port
+from models.migrate import apply
 
 ROOT = Path(__file__).resolve().parents[2]
 # Ingest's MQTT clients (CITYSENSE_INGEST_MQTT_CLIENT): the modules about delivery run with each.
@@ -217,3 +222,26 @@ class ApiProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str, settings: Settings | None = None) -> AsyncIterator[str]:
+    """A new database on the server, migrated with `settings` (its database_url replaced), dropped at the end."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()  # a test may restart the server; teardown connects afresh
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            await apply(conn, (settings or Settings()).model_copy(update={"database_url": url}))
+        finally:
+            await conn.close()
+        yield url
+    finally:
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

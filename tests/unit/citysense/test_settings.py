@@ -30,6 +30,12 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.ingest_share_group == "ingest"
 
 
+def test_the_read_replica_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().database_read_url == ""  # the API reads from database_url then
+    monkeypatch.setenv("CITYSENSE_DATABASE_READ_URL", " postgresql://citysense:pw@replica:5432/citysense ")
+    assert Settings().database_read_url == "postgresql://citysense:pw@replica:5432/citysense"
+
+
 def test_dotenv_file_is_read(tmp_path: pytest.TempPathFactory) -> None:
     (tmp_path / ".env").write_text("CITYSENSE_TIMEZONE=Europe/Amsterdam\n")  # type: ignore[operator]
     assert Settings().timezone == "Europe/Amsterdam"
@@ -41,6 +47,7 @@ def test_dotenv_file_is_read(tmp_path: pytest.TempPathFactory) -> None:
         ({"CITYSENSE_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"CITYSENSE_MQTT_URL": "http://h"}, "mqtt://"),
         ({"CITYSENSE_DATABASE_URL": "mysql://h/x"}, "postgresql://"),
+        ({"CITYSENSE_DATABASE_READ_URL": "replica:5432/citysense"}, "postgresql://"),
         ({"CITYSENSE_INGEST_BATCH_MAX_MESSAGES": "5000", "CITYSENSE_INGEST_RECEIVE_MAXIMUM": "100"},
          "must not exceed"),
         ({"CITYSENSE_INGEST_SHARE_GROUP": "a/b"}, "letters, digits"),
