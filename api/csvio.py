@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -44,9 +45,9 @@ EXCEL_NL = CsvStyle(delimiter=";", decimal=",", bom=True)
 def _number(value: float, style: CsvStyle) -> str:
     if not math.isfinite(value):
         return ""
-    text = repr(value)
+    text = repr(value)  # the shortest text that reads back as the same float
     if "e" in text:  # spreadsheets read plain digits everywhere, exponents not in every locale
-        text = f"{value:.15f}".rstrip("0").rstrip(".")
+        text = format(Decimal(text), "f")
     return text.replace(".", style.decimal)
 
 
