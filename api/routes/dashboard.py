@@ -109,7 +109,7 @@ async def dashboard_config(state: State) -> Response:
 @router.api_route("/dashboard/{name:path}", methods=["GET", "HEAD"])
 async def dashboard_file(
     state: State,
-    name: Annotated[str, PathParam(max_length=100, pattern=r"^([a-z0-9-]+/){0,3}[A-Za-z0-9_-]+(-2x)?\.[a-z]+$")],
+    name: Annotated[str, PathParam(max_length=100, pattern=r"^([a-z0-9-]+/){0,3}[A-Za-z0-9_-]+\.[a-z]+$")],
 ) -> Response:
     """A script, style sheet or image of the dashboard."""
     return _send(name, state.settings.map_tile_origin)
