@@ -12,8 +12,8 @@ import { kindName, kindSymbol } from './map.js';
 import { $, fail, state } from './page.js';
 
 const RANGES = {
-  '24h': { hours: 24, bucket: '15m' },
-  '7d': { hours: 24 * 7, bucket: '1h' },
+  '24h': { hours: 24, bucket: '15m', bucketS: 900 },
+  '7d': { hours: 24 * 7, bucket: '1h', bucketS: 3600 },
 };
 const MAX_METRICS = 8;
 const COUNTS = new Set(['bikes', 'cars', 'pedestrians', 'heavy_vehicles']);
@@ -44,7 +44,7 @@ async function metricCard(id, lv, range, mine) {
       h('span', { class: 'muted small', text: ` · ${fmtTime(lv.time)}` })));
   const body = h('div', { class: 'metric-chart' }, h('p', { class: 'empty', text: t('loading') }));
   card.append(body);
-  const { hours, bucket } = RANGES[range];
+  const { hours, bucket, bucketS } = RANGES[range];
   const end = new Date();
   end.setMinutes(0, 0, 0);
   end.setHours(end.getHours() + 1);
@@ -61,7 +61,7 @@ async function metricCard(id, lv, range, mine) {
       body.replaceChildren(h('p', { class: 'empty', text: t('detail.no-data') }));
       return;
     }
-    const what = t(`detail.agg.${agg}`, { bucket: fmtSeconds(RANGES[range].bucket === '15m' ? 900 : 3600) });
+    const what = t(`detail.agg.${agg}`, { bucket: fmtSeconds(bucketS) });
     body.replaceChildren(
       sparkline(points, { colour: '#0b5cad', width: 420, height: 90, title: `${metricLabel(lv.metric)}, ${what}` }),
       h('p', { class: 'range small muted' },

@@ -189,7 +189,7 @@ export function fmtDuration(hours) {
 export function fmtSeconds(seconds) {
   if (seconds == null) return '–';
   if (seconds < 90) return durations.second.format(seconds);
-  if (seconds < 5400) return durations.minute.format(seconds / 60);
+  if (seconds < 3600) return durations.minute.format(seconds / 60);
   return fmtDuration(seconds / 3600);
 }
 
