@@ -12,7 +12,7 @@ import { loadEnergy } from './energy-panel.js';
 import { loadHealth } from './health-panel.js';
 import { setupKeyForm } from './key-panel.js';
 import { renderLive, setLive, setupFilter, startLive, stopLive } from './live-panel.js';
-import { loadMap, mapLegend, setupSearch } from './map-panel.js';
+import { loadMap, mapLegend, setupColourBy, setupSearch } from './map-panel.js';
 import { loadMobility } from './mobility-panel.js';
 import { $, fail, loadRegistry, state } from './page.js';
 import { setupDownloads } from './policy.js';
@@ -89,6 +89,7 @@ function main() {
   setupKeyForm(restart);
   setupFilter();
   setupSearch();
+  setupColourBy();
   setupDetail();
   setupDownloads();
   mapLegend();

@@ -115,6 +115,16 @@ function applySearch(zoom) {
   }
 }
 
+export function setupColourBy() {
+  const buttons = document.querySelectorAll('#map-colour [data-colour]');
+  for (const b of buttons) {
+    b.addEventListener('click', () => {
+      for (const o of buttons) o.setAttribute('aria-pressed', String(o === b));
+      sensorMap.setColourBy(b.dataset.colour);
+    });
+  }
+}
+
 export function setupSearch() {
   $('#map-search-input').addEventListener('input', () => applySearch(false));
   $('#map-search').addEventListener('submit', (e) => {

@@ -75,6 +75,7 @@ export class SensorMap {
     this.markers = new Map(); // sensor id -> {marker, el, feature, latest {metric: {value, unit, time}}, band}
     this.health = new Map(); // sensor id -> api/v1/sensors/health entry
     this.fitted = false;
+    this.colourBy = 'value'; // or 'health': what fills the markers (the outline is always the health)
     this.map = L.map(container, { minZoom: 10, maxZoom: 19, zoomSnap: 0.5 }).fitBounds(LEUVEN);
     this.map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
     if (MAP_CONFIG.tiles) {
@@ -160,9 +161,16 @@ export class SensorMap {
     entry.el.dataset.band = band.key;
     entry.el.dataset.health = health?.status ?? 'unknown';
     const sh = entry.el.querySelector('.shape');
-    sh.setAttribute('fill', band.colour);
+    sh.setAttribute('fill', this.colourBy === 'health' && health ? statusColour(health.status) : band.colour);
     sh.setAttribute('stroke', health ? statusColour(health.status) : '#1c2430');
     entry.el.title = health ? `${entry.feature.properties.id} · ${statusLabel(health.status)}` : entry.feature.properties.id;
+  }
+
+  /** Fill the markers by their latest reading ('value') or by their health ('health'). */
+  setColourBy(mode) {
+    this.colourBy = mode;
+    this.map.getContainer().dataset.colourBy = mode;
+    for (const entry of this.markers.values()) this.#paint(entry);
   }
 
   /** The fleet's health (sensor id -> entry): recolour the outlines. */

@@ -293,6 +293,21 @@ async def test_dashboard_in_dutch_then_english_with_map_health_detail_and_downlo
             if p["kind"] == "air" and "pm25" in p["latest"]:
                 assert bands[p["id"]].startswith("air-"), p
 
+        # Coloured by health instead: one fill per status, a different one for each.
+        await page.click("#map-colour [data-colour='health']")
+        fills = await page.eval_on_selector_all(
+            "#map[data-colour-by='health'] .marker", "els => els.map(e => [e.dataset.health, "
+                                                     "e.querySelector('.shape').getAttribute('fill')])")
+        assert len(fills) == len(served)
+        by_status: dict[str, set[str]] = {}
+        for status, fill in fills:
+            by_status.setdefault(status, set()).add(fill)
+        assert len(by_status) >= 2  # our silent bin and the healthy fleet at least
+        assert all(len(f) == 1 for f in by_status.values()), by_status
+        assert len({next(iter(f)) for f in by_status.values()}) == len(by_status)
+        await page.click("#map-colour [data-colour='value']")
+        assert await page.get_attribute(f"#map .marker[data-sensor='{probe}']", "data-band") == "no-data"
+
         # The live table holds the latest readings of the fleet, each row with its health badge; a new
         # reading shows up in seconds, with a decimal comma.
         rows = await page.eval_on_selector_all(
