@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -22,6 +24,54 @@ def render_aggregates(rows: Iterable[tuple[datetime, str | None, float | None, i
     w.writerow(("bucket", "group", "value", "count"))
     for bucket, group, value, count in rows:
         w.writerow((bucket.isoformat(), "" if group is None else group, "" if value is None else repr(value), count))
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class CsvStyle:
+    """How a table is written: the separator, the decimal mark, and whether a byte-order mark leads
+    (Excel reads UTF-8 only with one)."""
+
+    delimiter: str
+    decimal: str
+    bom: bool
+
+
+# RFC 4180 as most tools read it; and what Excel in a Dutch (Belgian) locale opens with a double click.
+PLAIN = CsvStyle(delimiter=",", decimal=".", bom=False)
+EXCEL_NL = CsvStyle(delimiter=";", decimal=",", bom=True)
+
+
+def _number(value: float, style: CsvStyle) -> str:
+    if not math.isfinite(value):
+        return ""
+    text = repr(value)  # the shortest text that reads back as the same float
+    if "e" in text:  # spreadsheets read plain digits everywhere, exponents not in every locale
+        text = format(Decimal(text), "f")
+    return text.replace(".", style.decimal)
+
+
+def _cell(value: Any, style: CsvStyle) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _number(value, style)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def render_table(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], style: CsvStyle = PLAIN) -> str:
+    """A header of `columns`, then one line per row (a mapping by column name); empty cells for null."""
+    out = io.StringIO()
+    if style.bom:
+        out.write("\ufeff")
+    w = csv.writer(out, delimiter=style.delimiter, lineterminator="\r\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([_cell(row.get(c), style) for c in columns])
     return out.getvalue()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
@@ -92,6 +93,10 @@ class Settings(BaseSettings):
     api_public_rate: str = "20/second;600/minute"
     api_live_recent_hours: int = Field(default=48, ge=1)  # latest values on connect / on the map: this far back
     api_registry_refresh_s: float = Field(default=60.0, gt=0)
+    # The dashboard's map tiles: a URL template with {z}, {x} and {y} (one origin: the page's CSP allows
+    # exactly it), or empty for no tiles (the schematic districts only); and the attribution its licence asks.
+    map_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
     # Pollers (ingest/pollers): `citysense poll telraam` and `citysense poll sensor-community`
     telraam_url: str = "https://telraam-api.net"
@@ -177,6 +182,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {v!r}") from exc
         return v
 
+    @field_validator("map_tiles")
+    @classmethod
+    def _tiles(cls, v: str) -> str:
+        tile_origin(v)
+        return v
+
     @model_validator(mode="after")
     def _safe(self) -> Settings:
         # A batch larger than the broker may have in flight can never fill up: it would
@@ -206,6 +217,23 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def map_tile_origin(self) -> str | None:
+        return tile_origin(self.map_tiles)
+
+
+def tile_origin(template: str) -> str | None:
+    """The origin (scheme://host[:port]) of a tile URL template, None for no tiles."""
+    if not template:
+        return None
+    parts = urlsplit(template)
+    if parts.scheme not in ("https", "http") or not parts.hostname or any(c in parts.netloc for c in "{}@"):
+        raise ValueError(f"a tile URL template must be http(s)://host/…, one fixed origin: {template!r}")
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in template]
+    if missing:
+        raise ValueError(f"a tile URL template needs {', '.join(missing)}: {template!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def parse_area(text: str) -> tuple[float, float, float]:

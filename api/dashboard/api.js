@@ -35,23 +35,34 @@ export function apiURL(path, params = {}) {
   return url;
 }
 
-/** GET a JSON document; ApiError with the HTTP status (0: no answer) when it fails. */
-export async function getJSON(path, params = {}) {
-  const headers = { Accept: 'application/json' };
+/** A GET with the stored key; ApiError(0) when there is no answer. */
+async function get(path, params, headers) {
   const key = currentKey();
   if (key) headers['X-API-Key'] = key;
-  let res;
   try {
-    res = await fetch(apiURL(path, params), { headers, cache: 'no-store' });
+    return await fetch(apiURL(path, params), { headers, cache: 'no-store' });
   } catch (err) {
     throw new ApiError(0, err?.message ?? '');
   }
+}
+
+/** GET a JSON document; ApiError with the HTTP status (0: no answer) when it fails. */
+export async function getJSON(path, params = {}) {
+  const res = await get(path, params, { Accept: 'application/json' });
   if (!res.ok) {
     let detail = '';
     try { detail = (await res.json()).detail ?? ''; } catch { /* not JSON */ }
     throw new ApiError(res.status, typeof detail === 'string' ? detail : JSON.stringify(detail));
   }
   return res.json();
+}
+
+/** GET a download (with the stored key, which a plain link could not send): {blob, filename}. */
+export async function getFile(path, params = {}) {
+  const res = await get(path, params, {});
+  if (!res.ok) throw new ApiError(res.status, '');
+  const filename = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1] ?? 'citysense.csv';
+  return { blob: await res.blob(), filename };
 }
 
 /** The live feed (Server-Sent Events); EventSource cannot send headers, so the key goes in api_key. */

@@ -3,16 +3,19 @@
 
 import { ApiError, storedKey } from './api.js';
 import { h } from './charts.js';
+import { setupDetail } from './detail-panel.js';
 import { DISTRICTS, listOf } from './format.js';
+import { lang, setLang, t, translatePage } from './i18n.js';
 import { loadAir } from './air-panel.js';
 import { loadBins } from './bins-panel.js';
 import { loadEnergy } from './energy-panel.js';
 import { loadHealth } from './health-panel.js';
 import { setupKeyForm } from './key-panel.js';
 import { renderLive, setLive, setupFilter, startLive, stopLive } from './live-panel.js';
-import { loadMap, mapLegend } from './map-panel.js';
+import { loadMap, mapLegend, setupColourBy, setupSearch } from './map-panel.js';
 import { loadMobility } from './mobility-panel.js';
 import { $, fail, loadRegistry, state } from './page.js';
+import { setupDownloads } from './policy.js';
 import { SPARKS, loadSpark, sparkCard } from './spark-panel.js';
 
 const REFRESH = { map: 60_000, sparks: 60_000, policy: 600_000, registry: 300_000, health: 30_000 };
@@ -45,19 +48,22 @@ async function loadAll() {
     await loadRegistry();
   } catch (err) {
     if (mine !== generation) return;
-    for (const el of [$('#map'), ...SPARKS.map(sparkCard), $('#chart-bikes'), $('#chart-energy'), $('#chart-air'), $('#chart-bins'), $('#fleet-health')]) {
+    for (const el of [$('#map-status'), ...SPARKS.map(sparkCard), $('#chart-bikes'), $('#chart-energy'), $('#chart-air'), $('#chart-bins'), $('#fleet-health')]) {
       fail(el, err);
     }
     if (!(err instanceof ApiError && err.status === 401)) {
       timers.push(setTimeout(loadAll, 10_000));
-      setLive('offline', 'live feed: API unreachable, retrying');
+      setLive('offline', t('live.unreachable'));
     }
     document.documentElement.dataset.ready = 'true';
     return;
   }
   if (mine !== generation) return;
   startLive();
-  await Promise.all([loadMap(), ...SPARKS.map(loadSpark), loadPolicy(), loadHealth()]);
+  // Health first: the map and the live table show it.
+  await loadHealth();
+  if (mine !== generation) return;
+  await Promise.all([loadMap(), ...SPARKS.map(loadSpark), loadPolicy()]);
   if (mine !== generation) return;
   const every = (ms, f) => timers.push(setInterval(() => { if (!state.authNeeded) f(); }, ms));
   every(REFRESH.map, loadMap);
@@ -68,13 +74,26 @@ async function loadAll() {
   document.documentElement.dataset.ready = 'true';
 }
 
+function setupLang() {
+  for (const b of document.querySelectorAll('#lang-switch [data-lang]')) {
+    b.setAttribute('aria-pressed', String(b.dataset.lang === lang()));
+    b.addEventListener('click', () => setLang(b.dataset.lang));
+  }
+}
+
 function main() {
   document.documentElement.dataset.auth = storedKey() ? 'key' : 'none';
-  $('#district-names').textContent = listOf(DISTRICTS);
+  translatePage();
+  $('#page-sub').textContent = t('page.sub', { districts: listOf(DISTRICTS) });
+  setupLang();
   setupKeyForm(restart);
   setupFilter();
+  setupSearch();
+  setupColourBy();
+  setupDetail();
+  setupDownloads();
   mapLegend();
-  for (const cfg of SPARKS) sparkCard(cfg).replaceChildren(h('p', { class: 'empty', text: 'Loading…' }));
+  for (const cfg of SPARKS) sparkCard(cfg).replaceChildren(h('p', { class: 'empty', text: t('loading') }));
   loadAll();
 }
 

@@ -3,6 +3,7 @@
 // The district list is not written out here: the server generates districts.js from
 // models/districts.py (api/routes/dashboard.py).
 import { DISTRICTS } from './districts.js';
+import { has, locale, t } from './i18n.js';
 
 export { DISTRICTS };
 
@@ -16,9 +17,9 @@ export function districtColour(name) {
   return (i >= 0 ? DISTRICT_PALETTE[i] : undefined) ?? '#8a94a0';
 }
 
-// "a, b and c"
+// "a, b en c"
 export function listOf(names) {
-  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  return new Intl.ListFormat(locale(), { type: 'conjunction' }).format(names);
 }
 
 export function districtOrder(a, b) {
@@ -28,10 +29,15 @@ export function districtOrder(a, b) {
 
 // Bins by fill level (%): green below 50, amber below 80, red from 80 (the cleanliness report's
 // default threshold for "needs emptying").
+// A band's label is its key's message (band.<key>).
+function band(below, key, colour) {
+  return { below, key, colour, get label() { return t(`band.${key}`); } };
+}
+
 export const BIN_BANDS = [
-  { below: 50, key: 'bin-green', label: 'below 50 %', colour: '#2f9e5b' },
-  { below: 80, key: 'bin-amber', label: '50–80 %', colour: '#f0a30a' },
-  { below: Infinity, key: 'bin-red', label: '80 % and more', colour: '#d64545' },
+  band(50, 'bin-green', '#2f9e5b'),
+  band(80, 'bin-amber', '#f0a30a'),
+  band(Infinity, 'bin-red', '#d64545'),
 ];
 
 // Air by PM2.5 (µg/m³): the bands and colours of the EEA European Air Quality Index in its six-level
@@ -40,16 +46,26 @@ export const BIN_BANDS = [
 // latest reading, it is an indication, not the official index. Swap this table to follow a later
 // revision of the index.
 export const PM25_BANDS = [
-  { below: 10, key: 'air-good', label: 'good < 10', colour: '#50f0e6' },
-  { below: 20, key: 'air-fair', label: 'fair 10–20', colour: '#50ccaa' },
-  { below: 25, key: 'air-moderate', label: 'moderate 20–25', colour: '#f0e641' },
-  { below: 50, key: 'air-poor', label: 'poor 25–50', colour: '#ff5050' },
-  { below: 75, key: 'air-very-poor', label: 'very poor 50–75', colour: '#960032' },
-  { below: Infinity, key: 'air-extremely-poor', label: 'extremely poor ≥ 75', colour: '#7d2181' },
+  band(10, 'air-good', '#50f0e6'),
+  band(20, 'air-fair', '#50ccaa'),
+  band(25, 'air-moderate', '#f0e641'),
+  band(50, 'air-poor', '#ff5050'),
+  band(75, 'air-very-poor', '#960032'),
+  band(Infinity, 'air-extremely-poor', '#7d2181'),
 ];
 
-export const NEUTRAL = { key: 'neutral', label: 'other sensors', colour: '#7b8794' };
-export const NO_DATA = { key: 'no-data', label: 'no recent reading', colour: '#ffffff' };
+export const NEUTRAL = band(null, 'neutral', '#7b8794');
+export const NO_DATA = band(null, 'no-data', '#ffffff');
+
+// Fleet health (api/v1/sensors/health), worst first as the API orders a sensor's problems; the
+// marker outlines and the status badges. Label: the message status.<key>.
+export const STATUSES = ['silent', 'late', 'stuck', 'out_of_range', 'rejecting', 'low_battery', 'clock_skew', 'low_uptime', 'ok'];
+const STATUS_COLOURS = {
+  silent: '#6e2c8c', late: '#c0392b', stuck: '#d35400', out_of_range: '#b7950b', rejecting: '#b7950b',
+  low_battery: '#a04000', clock_skew: '#5d6d7e', low_uptime: '#5d6d7e', ok: '#1e7b45',
+};
+export function statusColour(status) { return STATUS_COLOURS[status] ?? '#5d6d7e'; }
+export function statusLabel(status) { return has(`status.${status}`) ? t(`status.${status}`) : status; }
 
 function inBands(bands, value) {
   return bands.find((b) => value < b.below) ?? bands[bands.length - 1];
@@ -90,18 +106,13 @@ export function byPrimary(kind) {
   return (a, b) => (b === first) - (a === first) || a.localeCompare(b);
 }
 
-const METRIC_LABELS = {
-  pm25: 'PM2.5', pm10: 'PM10', pm1: 'PM1', no2: 'NO₂', o3: 'O₃', co2: 'CO₂', fill_level: 'fill',
-  energy_import: 'import', energy_export: 'export', heavy_vehicles: 'heavy', speed_v85: 'v85',
-  power_factor: 'pf', apparent_power: 'VA', reactive_power: 'var', gas_volume: 'gas', temperature: 'temp',
-  humidity: 'RH', pedestrians: 'walkers',
-};
-export function metricLabel(m) { return METRIC_LABELS[m] ?? m; }
+// A metric's short label: its message metric.<name>, or the name itself.
+export function metricLabel(m) { return has(`metric.${m}`) ? t(`metric.${m}`) : m; }
 
 const UNIT_LABELS = { 'ug/m3': 'µg/m³', degC: '°C', m3: 'm³', '1': '', count: '' };
 export function unitLabel(u) { return u in UNIT_LABELS ? UNIT_LABELS[u] : (u ?? ''); }
 
-const nf = [0, 1, 2].map((d) => new Intl.NumberFormat('en-GB', { maximumFractionDigits: d }));
+const nf = [0, 1, 2].map((d) => new Intl.NumberFormat(locale(), { maximumFractionDigits: d }));
 
 export function fmtNum(v) {
   if (v == null || !Number.isFinite(v)) return '–';
@@ -115,16 +126,17 @@ export function fmtValue(v, unit) {
   return u === '%' ? `${fmtNum(v)} %` : `${fmtNum(v)} ${u}`;
 }
 
-const timeFmt = new Intl.DateTimeFormat('en-GB', {
+const timeFmt = new Intl.DateTimeFormat(locale(), {
   timeZone: CITY_TZ, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
 });
-const hourFmt = new Intl.DateTimeFormat('en-GB', { timeZone: CITY_TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-const dayTimeFmt = new Intl.DateTimeFormat('en-GB', {
+const hourFmt = new Intl.DateTimeFormat(locale(), { timeZone: CITY_TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const dayTimeFmt = new Intl.DateTimeFormat(locale(), {
   timeZone: CITY_TZ, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
+// en-CA writes days as 2026-11-23: a machine key, never shown.
 const dayKeyFmt = new Intl.DateTimeFormat('en-CA', { timeZone: CITY_TZ, year: 'numeric', month: '2-digit', day: '2-digit' });
 
-/** A time: hh:mm:ss when it is today in Brussels, else "23 Nov, 14:05". */
+/** A time: hh:mm:ss when it is today in Brussels, else "23 nov, 14:05". */
 export function fmtTime(t) {
   const d = t instanceof Date ? t : new Date(t);
   if (Number.isNaN(d.getTime())) return '–';
@@ -133,14 +145,15 @@ export function fmtTime(t) {
 export function fmtHour(t) { return hourFmt.format(t instanceof Date ? t : new Date(t)); }
 export function fmtDayTime(t) { return dayTimeFmt.format(t instanceof Date ? t : new Date(t)); }
 
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+// Calendar days are formatted at noon UTC in UTC: no time zone can move them to another day.
+const weekdayFmt = new Intl.DateTimeFormat(locale(), { timeZone: 'UTC', weekday: 'short' });
+const dayMonthFmt = new Intl.DateTimeFormat(locale(), { timeZone: 'UTC', day: 'numeric', month: 'short' });
 
-/** A calendar day "2026-11-23" as ["Mon", "23 Nov"] (no time zone involved). */
+/** A calendar day "2026-11-23" as ["ma", "23 nov"] (nl) or ["Mon", "23 Nov"] (en). */
 export function dayParts(day) {
   const [y, m, d] = day.split('-').map(Number);
-  const wd = new Date(Date.UTC(y, m - 1, d)).getUTCDay();
-  return [WEEKDAYS[wd], `${d} ${MONTHS[m - 1]}`];
+  const noon = new Date(Date.UTC(y, m - 1, d, 12));
+  return [weekdayFmt.format(noon), dayMonthFmt.format(noon)];
 }
 
 /** The local calendar days ("2026-11-23") of a period [from, to) of whole local days. */
@@ -152,20 +165,32 @@ export function daysOf(from, to) {
   return days;
 }
 
-/** "19 Nov – 25 Nov 2026" for a period [from, to) of whole local days. */
+/** "19–25 nov 2026" for a period [from, to) of whole local days. */
 export function fmtPeriod(from, to) {
   const a = new Date(from), b = new Date(new Date(to).getTime() - 1);
-  const f = new Intl.DateTimeFormat('en-GB', { timeZone: CITY_TZ, day: 'numeric', month: 'short' });
-  const y = new Intl.DateTimeFormat('en-GB', { timeZone: CITY_TZ, year: 'numeric' });
-  return `${f.format(a)} – ${f.format(b)} ${y.format(b)}`;
+  return new Intl.DateTimeFormat(locale(), { timeZone: CITY_TZ, day: 'numeric', month: 'short', year: 'numeric' })
+    .formatRange(a, b);
 }
 
-/** Hours as "5 h", "1.5 d". */
+const unitFmt = (unit, digits) => new Intl.NumberFormat(locale(), {
+  style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: digits,
+});
+const durations = { second: unitFmt('second', 0), minute: unitFmt('minute', 0), hour: unitFmt('hour', 1), day: unitFmt('day', 1) };
+
+/** Hours as "5 uur", "1,5 dagen" (nl) or "5 hrs", "1.5 days" (en). */
 export function fmtDuration(hours) {
   if (hours == null) return '–';
-  if (hours < 1) return `${Math.max(1, Math.round(hours * 60))} min`;
-  if (hours < 48) return `${fmtNum(hours)} h`;
-  return `${fmtNum(hours / 24)} d`;
+  if (hours < 1) return durations.minute.format(Math.max(1, Math.round(hours * 60)));
+  if (hours < 48) return durations.hour.format(hours);
+  return durations.day.format(hours / 24);
+}
+
+/** Seconds as "10 sec", "15 min", "1 uur". */
+export function fmtSeconds(seconds) {
+  if (seconds == null) return '–';
+  if (seconds < 90) return durations.second.format(seconds);
+  if (seconds < 3600) return durations.minute.format(seconds / 60);
+  return fmtDuration(seconds / 3600);
 }
 
 export function shortId(id) {

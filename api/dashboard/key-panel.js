@@ -2,6 +2,7 @@
 
 import { storedKey, storeKey } from './api.js';
 import { h } from './charts.js';
+import { t } from './i18n.js';
 import { $, state } from './page.js';
 
 export function setupKeyForm(restart) {
@@ -10,8 +11,7 @@ export function setupKeyForm(restart) {
     $('#auth').hidden = !$('#auth').hidden;
     if (!$('#auth').hidden) {
       if (!state.authNeeded) {
-        $('#auth-message').replaceChildren(h('strong', { text: 'API key.' }),
-          ' Optional here: with a key, private sensors (households) are included. Kept in this browser only.');
+        $('#auth-message').replaceChildren(h('strong', { text: t('key.title') }), ' ', t('key.optional'));
       }
       $('#key-input').focus();
     }

@@ -2,8 +2,10 @@
 
 import { liveStatus, liveURL } from './api.js';
 import { h } from './charts.js';
+import { statusBadge } from './detail-panel.js';
 import { binBand, byPrimary, fmtHour, fmtNum, fmtTime, fmtValue, metricLabel, pm25Band, shortId } from './format.js';
-import { KIND_NAMES, kindSymbol } from './map.js';
+import { t } from './i18n.js';
+import { kindName, kindSymbol } from './map.js';
 import { loadMap, sensorMap } from './map-panel.js';
 import { $, kindOf, loadRegistry, needAuth, state } from './page.js';
 import { scheduleSpark } from './spark-panel.js';
@@ -21,42 +23,42 @@ export function stopLive(why) {
   if (state.source) state.source.close();
   state.source = null;
   clearTimeout(state.retry);
-  if (why === 'unauthorized') setLive('unauthorized', 'live feed: key needed');
+  if (why === 'unauthorized') setLive('unauthorized', t('live.unauthorized'));
 }
 
 export function startLive() {
   stopLive();
   const es = new EventSource(liveURL());
   state.source = es;
-  setLive('connecting', 'live feed: connecting…');
+  setLive('connecting', t('live.connecting'));
   const parse = (e) => { try { return JSON.parse(e.data); } catch { return null; } };
   es.addEventListener('latest', (e) => { const d = parse(e); if (d) onReading(d, false); });
   es.addEventListener('reading', (e) => { const d = parse(e); if (d) onReading(d, true); });
   es.addEventListener('snapshot_end', (e) => {
     const d = parse(e) ?? {};
-    if (d.live_bus === false) setLive('off', 'live feed: off on this server');
-    else setLive('live', 'live');
+    if (d.live_bus === false) setLive('off', t('live.off'));
+    else setLive('live', t('live.live'));
     renderLive();
   });
   es.addEventListener('lagged', (e) => {
     const d = parse(e) ?? {};
-    $('#live-note').textContent = `This page fell behind and missed ${d.missed ?? 'some'} readings; the table shows the rest.`;
+    $('#live-note').textContent = d.missed == null ? t('live.lagged-some') : t('live.lagged', { n: fmtNum(d.missed) });
   });
   es.addEventListener('error', async () => {
     if (state.source !== es) return;
     if (es.readyState === EventSource.CONNECTING) {
-      setLive('reconnecting', 'live feed: reconnecting…');
+      setLive('reconnecting', t('live.reconnecting'));
       return;
     }
     // Closed for good (an HTTP error): find out which, then retry or ask for a key.
-    setLive('offline', 'live feed: offline');
+    setLive('offline', t('live.offline'));
     const status = await liveStatus();
     if (state.source !== es) return;
     if (status === 401) {
       needAuth();
       return;
     }
-    setLive('offline', `live feed: offline${status ? ` (HTTP ${status})` : ''}, retrying`);
+    setLive('offline', status ? t('live.retrying-status', { status }) : t('live.retrying'));
     state.retry = setTimeout(startLive, 5000);
   });
 }
@@ -105,7 +107,7 @@ function scheduleRegistry() {
 }
 
 function chip(metric, r, kind) {
-  const el = h('span', { class: 'chip', title: `${metric} at ${fmtTime(r.time)}` },
+  const el = h('span', { class: 'chip', title: t('live.chip-title', { metric, time: fmtTime(r.time) }) },
     h('span', { class: 'm', text: metricLabel(metric) }), h('span', { class: 'v', text: fmtValue(r.value, r.unit) }));
   let band = null;
   if (kind === 'bin' && metric === 'fill_level') band = binBand(r.value);
@@ -131,10 +133,13 @@ export function renderLive() {
     const shown = metrics.slice(0, 3);
     const rest = metrics.length - shown.length;
     const fresh = now - r.fresh < FRESH_MS;
-    return h('tr', { 'data-sensor': r.id, 'data-kind': kind, class: fresh ? 'fresh' : null },
+    const health = state.health.get(r.id);
+    return h('tr', { 'data-sensor': r.id, 'data-kind': kind, 'data-opens-detail': '', tabindex: 0,
+      'data-health': health?.status ?? 'unknown', class: fresh ? 'fresh' : null },
       h('td', { class: 'time', text: fmtTime(r.time) }),
       h('td', { class: 'sensor', title: r.id }, kindSymbol(kind), h('span', { class: 'id', text: shortId(r.id) }),
-        h('span', { class: 'where', text: `${KIND_NAMES[kind] ?? kind} · ${reg?.district ?? 'no district'}` })),
+        h('span', { class: 'where', text: `${kindName(kind)} · ${reg?.district ?? t('district.none')}` })),
+      h('td', { class: 'status' }, health ? statusBadge(health.status) : h('span', { class: 'muted', text: '–' })),
       h('td', { class: 'readings' }, h('div', { class: 'chipset' }, shown.map((m) => chip(m, r.readings.get(m), kind)),
         rest > 0 ? h('span', { class: 'more', title: metrics.slice(3).map(metricLabel).join(', '), text: `+${rest}` })
           : null)));
@@ -144,11 +149,11 @@ export function renderLive() {
   empty.hidden = trs.length > 0;
   if (!trs.length) {
     empty.textContent = state.rows.size && state.kindFilter
-      ? `No ${state.kindFilter} readings in the last 48 hours.`
-      : 'No readings yet — waiting for the live feed.';
+      ? t('live.empty-kind', { kind: kindName(state.kindFilter) })
+      : t('live.empty');
   }
   $('#live-count').textContent = state.received
-    ? `${fmtNum(state.received)} reading${state.received === 1 ? '' : 's'} since ${fmtHour(state.since)}` : '';
+    ? t('live.count', { n: state.received, count: fmtNum(state.received), since: fmtHour(state.since) }) : '';
   if (rows.some((r) => now - r.fresh < FRESH_MS)) {
     setTimeout(scheduleRender, FRESH_MS); // un-highlight
   }

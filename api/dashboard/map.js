@@ -1,22 +1,54 @@
-// The sensor map: WGS84 lat/lon projected onto an SVG over Leuven's bounding box (an
-// equirectangular projection scaled by cos(latitude), exact enough over 10 km), with district
-// labels, the inner ring for orientation, a scale bar, and one marker per sensor.
+// The sensor map: Leaflet (vendored in vendor/leaflet, loaded as a classic script: window.L) over the
+// tile source of config.js, and always, tiles or not, the schematic districts drawn as Leaflet layers:
+// each deelgemeente as the area nearest its centre (the rule of models/districts.py, district_at),
+// the inner ring for orientation, and the district names. One marker per sensor: shape by kind,
+// fill by its latest state, outline by its health.
 
 import { s } from './charts.js';
-import { DISTRICT_LABELS } from './districts.js';
-import { bandOf } from './format.js';
+import { MAP_CONFIG } from './config.js';
+import { DISTRICT_CENTRES, DISTRICT_LABELS, MAX_KM_FROM_CENTRE } from './districts.js';
+import { bandOf, statusColour, statusLabel } from './format.js';
+import { t } from './i18n.js';
 
-// Leuven (the municipality, all five deelgemeenten), with a margin. Grown to fit any sensor outside.
-const LEUVEN = { west: 4.655, east: 4.765, south: 50.848, north: 50.934 };
+const L = window.L;
 
-// Where to write each deelgemeente's name (DISTRICT_LABELS) comes with the district list from the
-// server (districts.js, generated from models/districts.py).
+const LEUVEN = [[50.848, 4.655], [50.934, 4.765]]; // the municipality, with a margin
+const STREET_ZOOM = 18;
 
 // The inner ring road (R23) around the historic centre, drawn as an ellipse: orientation only.
 const RING = { lat: 50.8800, lon: 4.7030, rLat: 0.0092, rLon: 0.0140 };
 
+const KM_PER_DEG_LAT = 111.2;
+function km(a, b) {
+  const x = (b.lon - a.lon) * KM_PER_DEG_LAT * Math.cos(((a.lat + b.lat) / 2) * Math.PI / 180);
+  return Math.hypot(x, (b.lat - a.lat) * KM_PER_DEG_LAT);
+}
+
+/** A district's outline: walking out from its centre in each direction, as far as the points are
+ *  still nearest to it and within MAX_KM_FROM_CENTRE (a convex area, so one radius per direction). */
+export function districtOutline(centre, centres, steps = 120) {
+  const nearest = (p) => centres.reduce((best, c) => (km(p, c) < km(p, best) ? c : best));
+  const cos = Math.cos(centre.lat * Math.PI / 180);
+  const at = (angle, r) => ({ lat: centre.lat + (r * Math.sin(angle)) / KM_PER_DEG_LAT,
+    lon: centre.lon + (r * Math.cos(angle)) / (KM_PER_DEG_LAT * cos) });
+  const ring = [];
+  for (let i = 0; i < steps; i += 1) {
+    const angle = (2 * Math.PI * i) / steps;
+    let lo = 0, hi = MAX_KM_FROM_CENTRE;
+    if (nearest(at(angle, hi)) !== centre) {
+      for (let k = 0; k < 24; k += 1) {
+        const mid = (lo + hi) / 2;
+        if (nearest(at(angle, mid)) === centre) lo = mid; else hi = mid;
+      }
+      hi = lo;
+    }
+    const p = at(angle, hi);
+    ring.push([p.lat, p.lon]);
+  }
+  return ring;
+}
+
 const KIND_SHAPES = { air: 'circle', bin: 'square', energy: 'triangle', mobility: 'diamond' };
-export const KIND_NAMES = { air: 'air quality', bin: 'litter bin', energy: 'energy meter', mobility: 'traffic counter' };
 
 function shape(kind, fill) {
   const common = { class: 'shape', fill };
@@ -34,77 +66,60 @@ export function kindSymbol(kind, fill = '#7b8794') {
   return s('svg', { class: 'sym', viewBox: '-10 -10 20 20', width: 16, height: 16 }, shape(kind, fill));
 }
 
+export function kindName(kind) { return t(`kind.${kind in KIND_SHAPES ? kind : 'unknown'}`); }
+
 export class SensorMap {
-  constructor(container, { onSelect } = {}) {
-    this.container = container;
-    this.onSelect = onSelect ?? (() => {});
-    this.markers = new Map(); // sensor id -> {g, feature, latest {metric: value}}
+  constructor(container, { onHover, onOpen } = {}) {
+    this.onHover = onHover ?? (() => {});
+    this.onOpen = onOpen ?? (() => {});
+    this.markers = new Map(); // sensor id -> {marker, el, feature, latest {metric: {value, unit, time}}, band}
+    this.health = new Map(); // sensor id -> api/v1/sensors/health entry
+    this.fitted = false;
+    this.colourBy = 'value'; // or 'health': what fills the markers (the outline is always the health)
+    this.map = L.map(container, { minZoom: 10, maxZoom: 19, zoomSnap: 0.5 }).fitBounds(LEUVEN);
+    this.map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+    if (MAP_CONFIG.tiles) {
+      L.tileLayer(MAP_CONFIG.tiles, { maxZoom: 19, attribution: MAP_CONFIG.attribution }).addTo(this.map);
+    }
+    this.#schematic();
+    this.layer = L.layerGroup().addTo(this.map);
+    L.control.scale({ imperial: false }).addTo(this.map);
   }
 
-  /** Draw the map for a GeoJSON FeatureCollection of /api/v1/map. */
+  #schematic() {
+    const pane = this.map.createPane('schematic');
+    pane.classList.add('schematic-pane');
+    const group = L.layerGroup().addTo(this.map);
+    for (const c of DISTRICT_CENTRES) {
+      L.polygon(districtOutline(c, DISTRICT_CENTRES), {
+        pane: 'schematic', className: 'district-area', interactive: false, weight: 1.5,
+      }).addTo(group);
+    }
+    const ring = [];
+    for (let i = 0; i < 72; i += 1) {
+      const a = (2 * Math.PI * i) / 72;
+      ring.push([RING.lat + RING.rLat * Math.sin(a), RING.lon + RING.rLon * Math.cos(a)]);
+    }
+    L.polygon(ring, { pane: 'schematic', className: 'ring', interactive: false, weight: 1.5, fill: false })
+      .bindTooltip(t('map.ring'), { permanent: true, direction: 'top', className: 'ring-label' }).addTo(group);
+    for (const d of DISTRICT_LABELS) {
+      L.marker([d.lat, d.lon], {
+        interactive: false, keyboard: false,
+        icon: L.divIcon({ className: 'district-label', html: d.name, iconSize: null }),
+      }).addTo(group);
+    }
+  }
+
+  /** Draw the markers for a GeoJSON FeatureCollection of /api/v1/map; the first time, fit them in view. */
   render(collection) {
     const features = (collection.features ?? []).filter((f) => f.geometry?.coordinates?.length === 2);
-    const box = { ...LEUVEN };
-    for (const f of features) {
-      const [lon, lat] = f.geometry.coordinates;
-      box.west = Math.min(box.west, lon - 0.004); box.east = Math.max(box.east, lon + 0.004);
-      box.south = Math.min(box.south, lat - 0.003); box.north = Math.max(box.north, lat + 0.003);
-    }
-    const k = Math.cos(((box.north + box.south) / 2) * Math.PI / 180);
-    const W = 600;
-    const scale = W / ((box.east - box.west) * k); // px per degree of latitude
-    const H = Math.round((box.north - box.south) * scale);
-    const px = (lon, lat) => [
-      Math.round((lon - box.west) * k * scale * 10) / 10,
-      Math.round((box.north - lat) * scale * 10) / 10,
-    ];
-    const svg = s('svg', { class: 'map-svg', viewBox: `0 0 ${W} ${H}`, role: 'img',
-      'aria-label': `map of ${features.length} sensors in Leuven` });
-    svg.append(s('rect', { class: 'land', x: 0, y: 0, width: W, height: H, rx: 8 }));
-
-    // Graticule every 0.02°, labelled at the edges.
-    const grid = s('g', { class: 'graticule' });
-    for (let lon = Math.ceil(box.west * 50) / 50; lon < box.east; lon += 0.02) {
-      const [x] = px(lon, box.north);
-      grid.append(s('line', { x1: x, x2: x, y1: 0, y2: H }));
-      grid.append(s('text', { x: x + 3, y: H - 6 }, `${lon.toFixed(2)}°E`));
-    }
-    for (let lat = Math.ceil(box.south * 50) / 50; lat < box.north; lat += 0.02) {
-      const [, y] = px(box.west, lat);
-      grid.append(s('line', { x1: 0, x2: W, y1: y, y2: y }));
-      grid.append(s('text', { x: 6, y: y - 4 }, `${lat.toFixed(2)}°N`));
-    }
-    svg.append(grid);
-
-    const [rcx, rcy] = px(RING.lon, RING.lat);
-    svg.append(s('ellipse', { class: 'ring', cx: rcx, cy: rcy, rx: RING.rLon * k * scale, ry: RING.rLat * scale }));
-    svg.append(s('text', { class: 'ring-label', x: rcx, y: rcy - RING.rLat * scale - 5, 'text-anchor': 'middle' },
-      'ring R23'));
-
-    const labels = s('g', { class: 'districts' });
-    for (const d of DISTRICT_LABELS) {
-      const [x, y] = px(d.lon, d.lat);
-      labels.append(s('text', { x, y, 'text-anchor': 'middle' }, d.name));
-    }
-    svg.append(labels);
-
-    // Scale bar: 1 km.
-    const km = scale / 111.32;
-    const sx = W - 20 - km, sy = H - 22;
-    svg.append(s('g', { class: 'scale' },
-      s('path', { d: `M${sx},${sy - 5} V${sy} H${sx + km} V${sy - 5}` }),
-      s('text', { x: sx + km / 2, y: sy - 8, 'text-anchor': 'middle' }, '1 km')));
-    svg.append(s('g', { class: 'north' },
-      s('path', { d: `M${W - 24},42 l7,-22 l7,22 l-7,-6 Z` }),
-      s('text', { x: W - 17, y: 56, 'text-anchor': 'middle' }, 'N')));
-
-    const layer = s('g', { class: 'markers' });
     const previous = this.markers;
     this.markers = new Map();
+    this.layer.clearLayers();
     // Draw bins and air last: their colours carry the state.
     const order = { energy: 0, mobility: 1, unknown: 1, bin: 2, air: 3 };
     const sorted = [...features].sort((a, b) => (order[a.properties.kind] ?? 1) - (order[b.properties.kind] ?? 1));
-    for (const f of sorted) {
+    for (const [i, f] of sorted.entries()) {
       const p = f.properties;
       const latest = {};
       for (const [metric, lv] of Object.entries(p.latest ?? {})) latest[metric] = { value: lv.value, unit: lv.unit, time: lv.time };
@@ -112,31 +127,56 @@ export class SensorMap {
       for (const [metric, lv] of Object.entries(previous.get(p.id)?.latest ?? {})) {
         if (!latest[metric] || new Date(lv.time) > new Date(latest[metric].time)) latest[metric] = lv;
       }
-      const [x, y] = px(...f.geometry.coordinates);
-      const g = s('g', { class: 'marker', transform: `translate(${x},${y})`, tabindex: 0, 'data-sensor': p.id,
-        'data-kind': p.kind, 'data-district': p.district ?? '' });
-      g.append(s('title', {}, p.id));
-      g.append(shape(p.kind, '#fff'));
-      const entry = { g, feature: f, latest };
+      const [lon, lat] = f.geometry.coordinates;
+      const svg = s('svg', { class: 'marker-svg', viewBox: '-11 -11 22 22', width: 22, height: 22 }, shape(p.kind, '#fff'));
+      const marker = L.marker([lat, lon], {
+        title: p.id, alt: p.id, riseOnHover: true, zIndexOffset: i,
+        icon: L.divIcon({ className: 'marker', html: svg, iconSize: [22, 22], iconAnchor: [11, 11] }),
+      });
+      marker.addTo(this.layer);
+      const el = marker.getElement();
+      el.dataset.sensor = p.id;
+      el.dataset.kind = p.kind;
+      el.dataset.district = p.district ?? '';
+      const entry = { marker, el, feature: f, latest, band: null };
       this.markers.set(p.id, entry);
       this.#paint(entry);
-      const select = () => this.onSelect(entry);
-      g.addEventListener('mouseenter', select);
-      g.addEventListener('focus', select);
-      g.addEventListener('click', select);
-      layer.append(g);
+      marker.on('mouseover', () => this.onHover(entry));
+      marker.on('click', () => { this.onHover(entry); this.onOpen(p.id); });
+      el.addEventListener('focus', () => this.onHover(entry));
     }
-    svg.append(layer);
-    this.container.replaceChildren(svg);
+    if (!this.fitted && features.length) {
+      this.fitted = true;
+      this.map.fitBounds(L.latLngBounds(features.map((f) => [f.geometry.coordinates[1], f.geometry.coordinates[0]])),
+        { padding: [20, 20], maxZoom: 15 });
+    }
     return features.length;
   }
 
   #paint(entry) {
     const values = Object.fromEntries(Object.entries(entry.latest).map(([m, lv]) => [m, lv.value]));
     const band = bandOf(entry.feature.properties.kind, values);
+    const health = this.health.get(entry.feature.properties.id);
     entry.band = band;
-    entry.g.setAttribute('data-band', band.key);
-    entry.g.querySelector('.shape').setAttribute('fill', band.colour);
+    entry.el.dataset.band = band.key;
+    entry.el.dataset.health = health?.status ?? 'unknown';
+    const sh = entry.el.querySelector('.shape');
+    sh.setAttribute('fill', this.colourBy === 'health' && health ? statusColour(health.status) : band.colour);
+    sh.setAttribute('stroke', health ? statusColour(health.status) : '#1c2430');
+    entry.el.title = health ? `${entry.feature.properties.id} · ${statusLabel(health.status)}` : entry.feature.properties.id;
+  }
+
+  /** Fill the markers by their latest reading ('value') or by their health ('health'). */
+  setColourBy(mode) {
+    this.colourBy = mode;
+    this.map.getContainer().dataset.colourBy = mode;
+    for (const entry of this.markers.values()) this.#paint(entry);
+  }
+
+  /** The fleet's health (sensor id -> entry): recolour the outlines. */
+  setHealth(health) {
+    this.health = health;
+    for (const entry of this.markers.values()) this.#paint(entry);
   }
 
   /** A live reading: recolour the sensor's marker. Returns false when the sensor is not on the map. */
@@ -147,10 +187,28 @@ export class SensorMap {
     if (!old || new Date(reading.time) >= new Date(old.time)) {
       entry.latest[reading.metric] = { value: reading.value, unit: reading.unit, time: reading.time };
       this.#paint(entry);
-      entry.g.classList.remove('pulse');
-      entry.g.getBoundingClientRect(); // restart the animation
-      entry.g.classList.add('pulse');
+      entry.el.classList.remove('pulse');
+      entry.el.getBoundingClientRect(); // restart the animation
+      entry.el.classList.add('pulse');
     }
     return true;
+  }
+
+  /** Dim the markers that do not match; returns the ids that do (all for an empty filter). */
+  filter(match) {
+    const hits = [];
+    for (const [id, entry] of this.markers) {
+      const ok = match(id);
+      entry.el.classList.toggle('dim', !ok);
+      if (ok) hits.push(id);
+    }
+    return hits;
+  }
+
+  /** Zoom to these sensors: one at street level, several to fit. */
+  show(ids) {
+    const pts = ids.map((id) => this.markers.get(id)?.marker.getLatLng()).filter(Boolean);
+    if (pts.length === 1) this.map.setView(pts[0], STREET_ZOOM);
+    else if (pts.length > 1) this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: STREET_ZOOM });
   }
 }

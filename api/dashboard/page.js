@@ -3,6 +3,7 @@
 import { ApiError, getJSON, storedKey } from './api.js';
 import { h } from './charts.js';
 import { kindOfMetric } from './format.js';
+import { t } from './i18n.js';
 import { stopLive } from './live-panel.js';
 
 // A function declaration, not an arrow: the panels import each other in a cycle (a 401 stops the live
@@ -13,6 +14,7 @@ export function $(sel) {
 
 export const state = {
   sensors: new Map(), // id -> registry entry
+  health: new Map(), // sensor id -> api/v1/sensors/health entry
   rows: new Map(), // sensor id -> {id, time: Date, fresh: ms, readings: Map(metric -> {value, unit, time})}
   kindFilter: '',
   received: 0,
@@ -24,13 +26,13 @@ export const state = {
 
 function problem(err) {
   if (err instanceof ApiError) {
-    if (err.status === 401) return 'The API needs a read key (HTTP 401) — enter it above.';
-    if (err.status === 0) return 'The API did not answer (network error). Retrying.';
-    if (err.status === 503) return 'The API answered 503: its database is not available. Retrying.';
-    return `Could not load: ${err.message}`;
+    if (err.status === 401) return t('error.401');
+    if (err.status === 0) return t('error.network');
+    if (err.status === 503) return t('error.503');
+    return t('error.load', { error: err.message });
   }
   console.warn(err);
-  return `Could not show this: ${err?.message ?? err}`;
+  return t('error.show', { error: err?.message ?? err });
 }
 
 export function placeholder(el, text, cls = 'empty') {
@@ -49,9 +51,7 @@ export function needAuth() {
   }
   const had = storedKey();
   $('#auth-message').replaceChildren(
-    h('strong', { text: had ? 'The stored API key was refused (HTTP 401).' : 'This API needs a read key (HTTP 401).' }),
-    ' Read endpoints need a key of CITYSENSE_API_KEYS unless the server runs with CITYSENSE_PUBLIC_READ=true. '
-    + 'The key is kept in this browser only (localStorage) and sent as X-API-Key.',
+    h('strong', { text: had ? t('auth.refused') : t('auth.needed') }), ' ', t('auth.explain'),
   );
   $('#auth').hidden = false;
   document.documentElement.dataset.auth = 'needed';

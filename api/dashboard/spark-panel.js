@@ -5,17 +5,15 @@ import { h, sparkline } from './charts.js';
 import { binBand, fmtHour, fmtNum, fmtValue, pm25Band, unitLabel } from './format.js';
 import { loadBins } from './bins-panel.js';
 import { kindSymbol } from './map.js';
+import { t } from './i18n.js';
 import { $, fail } from './page.js';
 
+// Title and note: the messages spark.<metric>.title and spark.<metric>.note.
 export const SPARKS = [
-  { metric: 'power', kind: 'energy', title: 'Energy · power', agg: 'avg', unit: 'W', colour: '#0072b2',
-    note: 'mean per meter' },
-  { metric: 'pm25', kind: 'air', title: 'Air · PM2.5', agg: 'avg', unit: 'ug/m3', colour: '#b0417a',
-    note: 'mean of the air sensors' },
-  { metric: 'bikes', kind: 'mobility', title: 'Mobility · bikes', agg: 'sum', unit: 'count', colour: '#009e73',
-    note: 'bikes per hour, all counters' },
-  { metric: 'fill_level', kind: 'bin', title: 'Bins · fill level', agg: 'avg', unit: '%', colour: '#c97a00',
-    note: 'mean of the bins' },
+  { metric: 'power', kind: 'energy', agg: 'avg', unit: 'W', colour: '#0072b2' },
+  { metric: 'pm25', kind: 'air', agg: 'avg', unit: 'ug/m3', colour: '#b0417a' },
+  { metric: 'bikes', kind: 'mobility', agg: 'sum', unit: 'count', colour: '#009e73' },
+  { metric: 'fill_level', kind: 'bin', agg: 'avg', unit: '%', colour: '#c97a00' },
 ];
 
 const SPARK_MIN_GAP = 10_000; // live readings redraw a sparkline at most this often
@@ -25,7 +23,8 @@ export function sparkCard(cfg) { return $(`#spark-${cfg.metric}`); }
 
 export async function loadSpark(cfg) {
   const card = sparkCard(cfg);
-  const head = h('header', {}, kindSymbol(cfg.kind, cfg.colour), h('span', { text: cfg.title }));
+  const title = t(`spark.${cfg.metric}.title`);
+  const head = h('header', {}, kindSymbol(cfg.kind, cfg.colour), h('span', { text: title }));
   try {
     const res = await getJSON('api/v1/aggregates', {
       metric: cfg.metric, bucket: '1h', agg: cfg.agg, group_by: 'none', fill: 'null',
@@ -33,7 +32,7 @@ export async function loadSpark(cfg) {
     const points = res.data.map((d) => ({ t: new Date(d.bucket), v: d.value }));
     const withData = points.filter((p) => p.v != null);
     if (!withData.length) {
-      card.replaceChildren(head, h('p', { class: 'empty', text: 'No data yet in the last 24 hours.' }));
+      card.replaceChildren(head, h('p', { class: 'empty', text: t('spark.empty') }));
       card.dataset.points = '0';
       return;
     }
@@ -48,9 +47,9 @@ export async function loadSpark(cfg) {
     const end = new Date(last.t.getTime() + 3600_000);
     card.replaceChildren(
       head, big,
-      h('p', { class: 'note', text: `${cfg.note}, ${fmtHour(last.t)}–${fmtHour(end)}` }),
-      sparkline(points, { colour: cfg.colour, title: `${cfg.title}, last 24 hours` }),
-      h('p', { class: 'range', text: `24 h: ${fmtNum(Math.min(...vals))} – ${fmtValue(Math.max(...vals), cfg.unit)}` }),
+      h('p', { class: 'note', text: `${t(`spark.${cfg.metric}.note`)}, ${fmtHour(last.t)}–${fmtHour(end)}` }),
+      sparkline(points, { colour: cfg.colour, title: t('spark.chart-title', { title }) }),
+      h('p', { class: 'range', text: t('spark.range', { min: fmtNum(Math.min(...vals)), max: fmtValue(Math.max(...vals), cfg.unit) }) }),
     );
     card.dataset.points = String(withData.length);
     const band = card.querySelector('.band');

@@ -17,6 +17,7 @@ from api.aggregation import (
     check_metric_agg,
     parse_bbox,
 )
+from api.csvio import EXCEL_NL, PLAIN, CsvStyle
 from api.timebuckets import check_range, parse_bucket
 from models.districts import District
 from models.metrics import METRICS, Kind
@@ -42,6 +43,13 @@ BBoxText = Annotated[
 Format = Annotated[
     Literal["json", "csv"] | None,
     Query(description="json (default) or csv; `Accept: text/csv` also selects CSV"),
+]
+
+PolicyFormat = Annotated[
+    Literal["json", "csv", "csv-nl"] | None,
+    Query(description="json (default); csv (`,` and decimal points, UTF-8); csv-nl, for Excel in a Dutch/Belgian "
+                      "locale (`;` and decimal commas, UTF-8 with a byte-order mark); `Accept: text/csv` also "
+                      "selects csv"),
 ]
 
 
@@ -84,6 +92,13 @@ def build_request(
         raise bad_request(exc) from None
     lo, hi = default_range(start, end, timedelta(hours=24))
     return AggregateRequest(metric, parsed_bucket, agg, group_by, lo, hi, flt, fill)
+
+
+def csv_style(fmt: str | None, request: Request) -> CsvStyle | None:
+    """The CSV a policy report is asked for in, None for JSON."""
+    if fmt == "csv-nl":
+        return EXCEL_NL
+    return PLAIN if wants_csv(fmt, request) else None
 
 
 def wants_csv(fmt: str | None, request: Request) -> bool:

@@ -4,17 +4,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from api.analysis.air import MIN_HOURS
 from api.analysis.bins import EMPTYING_DROP
 from api.answers import policy
+from api.csvio import EXCEL_NL, render_table
 from api.deps import ReadAccess, ReadConn, State
-from api.routes.params import Districts, bad_request
+from api.policy_tables import policy_table
+from api.routes.params import Districts, PolicyFormat, bad_request, csv_style
 from api.schemas import AirQualityReport, CleanlinessReport, EnergyReport, MobilityReport, Problem
 from api.timebuckets import EARLIEST, LATEST, check_range, is_hour_aligned
 
-router = APIRouter(prefix="/api/v1/policy", tags=["policy"], responses={400: {"model": Problem}})
+router = APIRouter(prefix="/api/v1/policy", tags=["policy"], responses={
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+          "description": "JSON; or with format=csv / csv-nl the table its dashboard panel shows (docs/api.md)"},
+    400: {"model": Problem},
+})
 
 MAX_PERIOD = timedelta(days=366)
 PFrom = Annotated[
@@ -26,6 +34,19 @@ PTo = Annotated[
     datetime | None,
     Query(alias="to", description="ISO-8601 with a zone, on a whole hour, exclusive (default: today's local midnight)"),
 ]
+
+
+def _answer(report: BaseModel, fmt: str | None, request: Request) -> Response | None:
+    """The report as a CSV download when one is asked for (format=csv / csv-nl, or Accept: text/csv)."""
+    style = csv_style(fmt, request)
+    if style is None:
+        return None
+    table = policy_table(report)
+    suffix = "-nl" if style == EXCEL_NL else ""
+    return Response(
+        render_table(table.columns, table.rows, style), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="citysense-{table.name}{suffix}.csv"'},
+    )
 
 
 def period(start: datetime | None, end: datetime | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -62,11 +83,13 @@ summed per district (and `all`, the whole city):
 """,
 )
 async def mobility(
-    conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
+    request: Request, conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
     district: Districts = [],  # noqa: B006
-) -> MobilityReport:
+    format: PolicyFormat = None,
+) -> MobilityReport | Response:
     lo, hi = period(start, end, state.settings.tz)
-    return await policy.mobility_report(conn, state.settings.tz, lo, hi, district, access.authenticated)
+    rep = await policy.mobility_report(conn, state.settings.tz, lo, hi, district, access.authenticated)
+    return _answer(rep, format, request) or rep
 
 
 @router.get(
@@ -86,7 +109,7 @@ From the bins' `fill_level` (%):
 """,
 )
 async def cleanliness(
-    conn: ReadConn, state: State, access: ReadAccess,
+    request: Request, conn: ReadConn, state: State, access: ReadAccess,
     at: Annotated[datetime | None, Query(description="the moment to report on (default: now)")] = None,
     threshold: Annotated[
         float, Query(ge=0, le=100, description="fill level (%) from which a bin needs emptying")
@@ -94,15 +117,17 @@ async def cleanliness(
     lookback_hours: Annotated[int, Query(ge=1, le=24 * 60, description="how far back readings are read")] = 7 * 24,
     overflow_level: Annotated[float, Query(ge=0, le=100, description="fill level (%) counted as overflowing")] = 100.0,
     district: Districts = [],  # noqa: B006
-) -> CleanlinessReport:
+    format: PolicyFormat = None,
+) -> CleanlinessReport | Response:
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
         raise HTTPException(400, "'at' needs a time zone, e.g. 2026-11-26T10:00:00Z")
     if not EARLIEST + timedelta(days=61) <= when <= LATEST:
         raise HTTPException(400, "'at' must lie between 1970-03-03 and 2200-01-01")
-    return await policy.cleanliness_report(
+    rep = await policy.cleanliness_report(
         conn, when, threshold, timedelta(hours=lookback_hours), overflow_level, district, access.authenticated
     )
+    return _answer(rep, format, request) or rep
 
 
 @router.get(
@@ -122,16 +147,18 @@ Without an API key (public read), private sensors (households) are left out of e
 """,
 )
 async def energy_(
-    conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
+    request: Request, conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
     district: Districts = [],  # noqa: B006
-) -> EnergyReport:
+    format: PolicyFormat = None,
+) -> EnergyReport | Response:
     lo, hi = period(start, end, state.settings.tz)
     try:
-        return await policy.energy_report(
+        rep = await policy.energy_report(
             conn, state.settings.tz, state.settings.api_max_rows, lo, hi, district, access.authenticated
         )
     except ValueError as exc:
         raise bad_request(exc) from None
+    return _answer(rep, format, request) or rep
 
 
 @router.get(
@@ -149,11 +176,13 @@ strictly above:
 """,
 )
 async def air_quality(
-    conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
+    request: Request, conn: ReadConn, state: State, access: ReadAccess, start: PFrom = None, end: PTo = None,
     district: Districts = [],  # noqa: B006
     min_hours: Annotated[int, Query(ge=1, le=24, description="hours with data for a valid day")] = MIN_HOURS,
-) -> AirQualityReport:
+    format: PolicyFormat = None,
+) -> AirQualityReport | Response:
     lo, hi = period(start, end, state.settings.tz)
-    return await policy.air_quality_report(
+    rep = await policy.air_quality_report(
         conn, state.settings.tz, lo, hi, district, access.authenticated, min_hours
     )
+    return _answer(rep, format, request) or rep

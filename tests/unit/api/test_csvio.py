@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+import io
+from datetime import UTC, date, datetime
 
 import pytest
 
-from api.csvio import parse_fleet, render_aggregates
+from api.csvio import EXCEL_NL, PLAIN, parse_fleet, render_aggregates, render_table
 
 
 def test_render_aggregates() -> None:
@@ -52,3 +54,29 @@ def test_parse_fleet() -> None:
 def test_parse_fleet_refuses(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_fleet(text)
+
+
+def test_render_table_plain_and_excel_nl() -> None:
+    rows = [{"day": date(2026, 11, 23), "district": "Kessel-Lo", "kwh": 12.5, "n": 3, "ok": True},
+            {"day": date(2026, 11, 24), "district": None, "kwh": -1.40285674278368e-16, "n": 0, "ok": False},
+            {"day": date(2026, 11, 25), "district": 'a;b,"c"', "kwh": float("nan"), "n": 1, "ok": None}]
+    cols = ("day", "district", "kwh", "n", "ok")
+    assert render_table(cols, rows, PLAIN).split("\r\n") == [
+        "day,district,kwh,n,ok",
+        "2026-11-23,Kessel-Lo,12.5,3,true",
+        "2026-11-24,,-0.000000000000000140285674278368,0,false",
+        '2026-11-25,"a;b,""c""",,1,',
+        "",
+    ]
+    nl = render_table(cols, rows, EXCEL_NL)
+    assert nl.startswith("\ufeff")
+    assert nl[1:].split("\r\n") == [
+        "day;district;kwh;n;ok",
+        "2026-11-23;Kessel-Lo;12,5;3;true",
+        "2026-11-24;;-0,000000000000000140285674278368;0;false",
+        '2026-11-25;"a;b,""c""";;1;',
+        "",
+    ]
+    # Read back with the same dialect, every value is there.
+    back = list(csv.reader(io.StringIO(nl[1:]), delimiter=";"))
+    assert [float(r[2].replace(",", ".")) for r in back[1:3]] == [12.5, -1.40285674278368e-16]

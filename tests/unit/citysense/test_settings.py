@@ -52,6 +52,8 @@ def test_dotenv_file_is_read(tmp_path: pytest.TempPathFactory) -> None:
          "must not exceed"),
         ({"CITYSENSE_INGEST_SHARE_GROUP": "a/b"}, "letters, digits"),
         ({"CITYSENSE_INGEST_RECEIVE_MAXIMUM": "70000"}, "65535"),
+        ({"CITYSENSE_MAP_TILES": "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"}, "one fixed origin"),
+        ({"CITYSENSE_MAP_TILES": "https://tiles.example/{z}/{x}.png"}, r"needs \{y\}"),
     ],
 )
 def test_unsafe_settings_refused(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
