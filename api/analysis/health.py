@@ -157,6 +157,15 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+def calm_for_s(interval: float | None, t: Thresholds) -> float:
+    """How long after its last reading a sensor is neither late nor silent: until then its
+    judgement does not change with the clock (the API keeps it between readings)."""
+    silent_after = t.silent_after.total_seconds()
+    if interval is None:
+        return silent_after
+    return min(silent_after, t.silent_factor * interval, t.late_factor * interval)
+
+
 def _silence(facts: SensorFacts, interval: float | None, now: datetime, t: Thresholds) -> Problem | None:
     if facts.last_seen is None:
         return Problem(ProblemKind.SILENT, None, "never reported a reading", facts.registered)
