@@ -166,6 +166,10 @@ class AggregatePoint(BaseModel):
                                           "null for sensors without a district")
     value: float | None = Field(description="null only in gap-filled buckets (fill=null)")
     count: int = Field(description="readings that went into the value")
+    coverage: float | None = Field(
+        default=None,
+        description="only with coverage=true: received ÷ expected readings of the bucket (1 = complete), from each "
+                    "sensor's learned interval; null when no sensor of the group has one")
 
 
 class AggregateResult(BaseModel):

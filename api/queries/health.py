@@ -19,11 +19,16 @@ import asyncpg
 # of constant hours from the newest back all hold one value); the run is every hour after the
 # last break. The median of the hours' gaps is the series' cadence, robust to a dropout.
 # One window ordering (series, hour) serves every step: PostgreSQL sorts once.
-_SERIES = """
+# An hour's gap estimate in seconds, over rollups `h` with a window `w` per series by hour: its
+# span over its gaps, or for an hour of one reading, the gap back to the previous hour's last.
+# Shared with the coverage of aggregates (api/queries/aggregates.py): one cadence everywhere.
+HOURLY_GAP_S = """CASE WHEN h.count >= 2 THEN extract(epoch FROM h.last_time - h.first_time) / (h.count - 1)
+                ELSE extract(epoch FROM h.first_time - lag(h.last_time) OVER w) END"""
+
+_SERIES = f"""
 WITH b AS (
     SELECT h.sensor_id, h.metric, h.bucket, h.count, h.first_time, h.last_time, h.last_value,
-           CASE WHEN h.count >= 2 THEN extract(epoch FROM h.last_time - h.first_time) / (h.count - 1)
-                ELSE extract(epoch FROM h.first_time - lag(h.last_time) OVER w) END AS gap,
+           {HOURLY_GAP_S} AS gap,
            NOT (h.min = h.max AND h.min = coalesce(lead(h.min) OVER w, h.min)) AS breaks
     FROM readings_hourly h
     WHERE h.bucket >= $1
