@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from api.analysis.mobility import LOW_UPTIME
+
 
 class ProblemKind(StrEnum):
     SILENT = "silent"
@@ -44,7 +46,7 @@ class Thresholds:
     silent_after: timedelta = timedelta(hours=24)  # …or more than this, whichever comes first
     low_battery_pct: float = 15.0
     clock_skew: timedelta = timedelta(minutes=5)
-    low_uptime: float = 0.5
+    low_uptime: float = LOW_UPTIME
     recent: timedelta = timedelta(hours=1)  # how far back dead letters count
 
 
