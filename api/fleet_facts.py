@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from api.analysis.health import (
     assess,
     calm_for_s,
     expected_interval_s,
+    reassess,
 )
 from api.analysis.series_tally import SeriesTally
 from api.queries.health import series_facts
@@ -60,7 +62,8 @@ class _Sensor:
         self.last_seen = last_seen
         self.series: dict[str, SeriesTally] = {}
         self._facts: SensorFacts | None = None
-        self._calm: tuple[Thresholds, Health, float] | None = None
+        # (thresholds, the judgement at the last reading, until when it holds)
+        self._calm: tuple[Thresholds, Health, datetime] | None = None
 
     def facts(self, sensor_id: str) -> SensorFacts:
         if self._facts is None:
@@ -72,15 +75,21 @@ class _Sensor:
         """Judged at `now`. Until it falls late, a sensor's judgement does not depend on the clock,
         so it is judged once per change (at its last reading) and reused until then: a request
         over thousands of sensors compares times instead of judging each again."""
+        calm = self._calm
+        if calm is not None and calm[0] is t and now <= calm[2]:
+            return calm[1]
         facts = self.facts(sensor_id)
         if self.last_seen is None:
             return assess(facts, now, t)
-        if self._calm is None or self._calm[0] is not t:
-            self._calm = (t, assess(facts, self.last_seen, t), calm_for_s(expected_interval_s(facts.series), t))
-        _, calm, calm_s = self._calm
-        if (now - self.last_seen).total_seconds() <= calm_s:
-            return calm
-        return assess(facts, now, t)
+        if calm is None or calm[0] is not t:
+            # Whole microseconds down: within it, (now - last_seen) never exceeds the calm.
+            calm_us = math.floor(calm_for_s(expected_interval_s(facts.series), t) * 1e6)
+            calm = self._calm = (t, assess(facts, self.last_seen, t),
+                                 self.last_seen + timedelta(microseconds=calm_us))
+            if now <= calm[2]:
+                return calm[1]
+        # Late or silent: only the silence problem is judged again.
+        return reassess(calm[1], facts, now, t)
 
     def touched(self) -> None:
         self._facts = None
@@ -184,13 +193,15 @@ class FleetFacts:
         t = self.thresholds
         if self._order is None:
             self._order = sorted(self._sensors.items())
+        everyone = kind is None and district is None and include_private
         out: list[Health] = []
         for sensor_id, s in self._order:
-            r = s.registration
-            if not ((kind is None or r.kind == kind) and (district is None or r.district == district) and (
-                    include_private or not r.private)):
-                continue
-            extra = recent.get(sensor_id)
+            if not everyone:
+                r = s.registration
+                if not ((kind is None or r.kind == kind) and (district is None or r.district == district) and (
+                        include_private or not r.private)):
+                    continue
+            extra = recent.get(sensor_id) if recent else None
             if extra is None:
                 out.append(s.health(sensor_id, now, t))
             else:

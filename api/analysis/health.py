@@ -230,3 +230,15 @@ def assess(facts: SensorFacts, now: datetime, t: Thresholds = Thresholds()) -> H
                                 facts.clock.received_at))
     problems.sort(key=lambda p: (_RANK[p.kind], p.metric or ""))
     return Health(facts.sensor_id, worst(problems), tuple(problems), facts.last_seen, interval)
+
+
+def reassess(calm: Health, facts: SensorFacts, now: datetime, t: Thresholds = Thresholds()) -> Health:
+    """assess(facts, now, t), from `calm` = assess(facts, facts.last_seen, t), its judgement at its
+    last reading: of all the rules only silence depends on the clock, and it ranks first."""
+    if facts.last_seen is None:
+        return assess(facts, now, t)
+    problem = _silence(facts, calm.expected_interval_s, now, t)
+    if problem is None:
+        return calm
+    return Health(calm.sensor_id, problem.kind.value, (problem, *calm.problems), calm.last_seen,
+                  calm.expected_interval_s)

@@ -8,7 +8,7 @@ import random
 import statistics
 from datetime import UTC, datetime, timedelta
 
-from api.analysis.health import SensorFacts, SeriesFacts, Thresholds, assess, calm_for_s
+from api.analysis.health import SensorFacts, SeriesFacts, Thresholds, assess, calm_for_s, reassess
 from api.analysis.series_tally import MIN_GAPS, RECENT_GAPS, SeriesTally
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -84,3 +84,18 @@ def test_a_sensor_is_judged_alike_at_any_time_within_its_calm() -> None:
         at_last = assess(facts, T0, t)
         assert assess(facts, T0 + timedelta(seconds=calm), t) == at_last
         assert assess(facts, T0 + timedelta(seconds=calm + 0.001), t).status in ("late", "silent")
+
+
+def test_reassessing_from_the_calm_judgement_equals_assessing_afresh() -> None:
+    rng = random.Random(11)
+    t = Thresholds()
+    for _ in range(300):
+        gap = rng.choice([10.0, 600.0, 3600.0, None])
+        last = T0 - timedelta(seconds=rng.uniform(0, 3 * 86400))
+        series = (SeriesFacts("pm25", last, rng.choice([5.0, 999.9]), rng.randint(1, 20), last, gap),
+                  SeriesFacts("battery", last, rng.choice([10.0, 80.0]), 1, last, gap))
+        facts = SensorFacts("s", last, last, series)
+        calm = assess(facts, last, t)
+        for _ in range(5):
+            now = last + timedelta(seconds=rng.uniform(0, 4 * 86400))
+            assert reassess(calm, facts, now, t) == assess(facts, now, t)
