@@ -11,11 +11,12 @@ the readings, so the answer loads the facts afresh per request instead (slow but
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -113,6 +114,8 @@ class FleetFacts:
         self._sensors: dict[str, _Sensor] = {}
         self._order: list[tuple[str, _Sensor]] | None = None  # _sensors by id, kept until one comes or goes
         self._loading: asyncio.Task[None] | None = None
+        self._edits = 0  # registry edits so far in this process (forget)
+        self._forgotten: dict[str, int] = {}  # sensor -> the edit that forgot it
         self.loaded_at = float("-inf")  # time.monotonic() of the last finished load
 
     def __len__(self) -> int:
@@ -122,11 +125,15 @@ class FleetFacts:
     def loaded(self) -> bool:
         return self.loaded_at > float("-inf")
 
-    async def _store(self, rows: Sequence[asyncpg.Record]) -> None:
+    async def _store(self, rows: Sequence[asyncpg.Record], edits: int) -> None:
+        """`edits`: the registry edits made before the rows were read; a sensor forgotten by a
+        later one is left out (the rows hold it as it was before that edit)."""
         fresh: dict[str, _Sensor] = {}
         for i, row in enumerate(rows):
             if i % STORE_SLICE == STORE_SLICE - 1:
                 await asyncio.sleep(0)  # let requests and the bus in between slices
+            if self._forgotten.get(row["id"], -1) > edits:
+                continue
             reg = Registration(row["kind"], row["district"], row["private"], row["created_at"])
             sensor = self._sensors.get(row["id"])
             if sensor is None:
@@ -146,21 +153,33 @@ class FleetFacts:
         # Sensors deleted from the registry go; a series older than the window stays (its last
         # value is still its last value).
         self._sensors = fresh
+        self._forgotten = {k: v for k, v in self._forgotten.items() if v > edits}
         self._order = None
 
     async def _load(self) -> None:
-        started = time.monotonic()
+        started, edits = time.monotonic(), self._edits
         async with self._pool.acquire() as conn:
             rows = await series_facts(conn, datetime.now(UTC) - LEARNING_WINDOW)
-        await self._store(rows)
+        await self._store(rows, edits)
         self.loaded_at = time.monotonic()
         log.debug("loaded the facts of %d sensors in %.0f ms", len(rows), 1000 * (self.loaded_at - started))
 
-    def load_soon(self) -> asyncio.Task[None]:
-        """Start a load unless one runs; callers arriving while a load runs share it."""
-        if self._loading is None or self._loading.done():
-            self._loading = asyncio.create_task(self._load(), name="health-facts-load")
-        return self._loading
+    def load_soon(self, fresh: bool = False) -> asyncio.Task[None]:
+        """Start a load unless one runs; callers arriving while a load runs share it, unless they
+        need a `fresh` one (read after now): that one follows the running one."""
+        running = self._loading
+        if running is not None and not running.done() and not fresh:
+            return running
+        if running is None or running.done():
+            task = asyncio.create_task(self._load(), name="health-facts-load")
+        else:
+            async def after(previous: asyncio.Task[None]) -> None:
+                with contextlib.suppress(Exception):
+                    await previous
+                await self._load()
+            task = asyncio.create_task(after(running), name="health-facts-load")
+        self._loading = task
+        return task
 
     async def load(self) -> None:
         await asyncio.shield(self.load_soon())
@@ -185,6 +204,17 @@ class FleetFacts:
             if sensor.last_seen is None or at > sensor.last_seen:
                 sensor.last_seen = at
             sensor.touched()
+
+    def forget(self, sensor_ids: Iterable[str]) -> None:
+        """Registry edits in this process (created, replaced, changed, deleted): the sensors leave
+        the answers at once (so a sensor made private is never shown a moment longer) and come
+        back, as edited, with the load this starts. Other replicas see it at their next load."""
+        self._edits += 1
+        for sensor_id in sensor_ids:
+            self._forgotten[sensor_id] = self._edits
+            if self._sensors.pop(sensor_id, None) is not None:
+                self._order = None
+        self.load_soon(fresh=True)
 
     def health(self, now: datetime, kind: str | None, district: str | None, include_private: bool,
                recent: Mapping[str, tuple[tuple[RejectFacts, ...], ClockFacts | None]]) -> list[Health]:
@@ -215,4 +245,6 @@ class FleetFacts:
                 await self.load()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("could not load the fleet's health facts (%s); keeping the last copy", exc)
+            except Exception:  # a bug must not stop the refreshes for the process's lifetime
+                log.exception("loading the fleet's health facts failed; keeping the last copy")
             await asyncio.sleep(self._refresh_s)
