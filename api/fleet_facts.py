@@ -117,6 +117,8 @@ class FleetFacts:
         self._edits = 0  # registry edits so far in this process (forget)
         self._forgotten: dict[str, int] = {}  # sensor -> the edit that forgot it
         self.loaded_at = float("-inf")  # time.monotonic() of the last finished load
+        # (sensors, newest created_at) of the registry the last load read (queries.health.registry_mark)
+        self.registry_mark: tuple[int, datetime | None] = (0, None)
 
     def __len__(self) -> int:
         return len(self._sensors)
@@ -161,6 +163,7 @@ class FleetFacts:
         async with self._pool.acquire() as conn:
             rows = await series_facts(conn, datetime.now(UTC) - LEARNING_WINDOW)
         await self._store(rows, edits)
+        self.registry_mark = (len(rows), max((r["created_at"] for r in rows), default=None))
         self.loaded_at = time.monotonic()
         log.debug("loaded the facts of %d sensors in %.0f ms", len(rows), 1000 * (self.loaded_at - started))
 

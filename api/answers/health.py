@@ -9,7 +9,7 @@ import asyncpg
 
 from api.analysis.health import ClockFacts, Health, ProblemKind, RejectFacts, Thresholds
 from api.fleet_facts import LEARNING_WINDOW, FleetFacts
-from api.queries.health import recent_facts
+from api.queries.health import recent_facts, registry_mark
 from citysense.settings import Settings
 
 
@@ -35,8 +35,10 @@ async def fleet_health(
     conn: asyncpg.Connection, facts: FleetFacts, now: datetime, live: bool,
     kind: str | None = None, district: str | None = None, status: str | None = None, include_private: bool = True,
 ) -> list[Health]:
-    """`live`: the live bus keeps `facts` current; without it they are loaded afresh first."""
-    if not live or not facts.loaded:
+    """`live`: the live bus keeps `facts` current; without it they are loaded afresh first, and
+    so they are when a sensor was registered or deleted since (by ingest, another replica, an
+    import): it is in the answer at once, not a refresh period later."""
+    if not live or not facts.loaded or await registry_mark(conn) != facts.registry_mark:
         await facts.load()
     recent = {r["id"]: _recent_of(r)
               for r in await recent_facts(conn, now - facts.thresholds.recent, now - LEARNING_WINDOW)}
