@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 
 from api.analysis import alerts as logic
-from api.analysis import health as judged_health
+from api.analysis.health import Health
 from api.answers.health import fleet_health
 from api.fleet_facts import FleetFacts
 from api.live.bus import Readings
@@ -64,7 +64,7 @@ class Arrivals:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Health:
+class HealthSource:
     """What problem rules judge by: fleet health's facts, and whether the live bus keeps them current."""
 
     facts: FleetFacts
@@ -90,7 +90,7 @@ async def _observations(conn: asyncpg.Connection, settings: Settings, rule: asyn
     return seen
 
 
-def _problems(judged: list[judged_health.Health], kind: str) -> dict[str, tuple[bool, str]]:
+def _problems(judged: list[Health], kind: str) -> dict[str, tuple[bool, str]]:
     out: dict[str, tuple[bool, str]] = {}
     for h in judged:
         found = [p for p in h.problems if p.kind.value == kind]
@@ -98,7 +98,7 @@ def _problems(judged: list[judged_health.Health], kind: str) -> dict[str, tuple[
     return out
 
 
-async def evaluate_once(pool: asyncpg.Pool, settings: Settings, now: datetime, health: Health,
+async def evaluate_once(pool: asyncpg.Pool, settings: Settings, now: datetime, health: HealthSource,
                         arrived: set[str] | None = None) -> int:
     """One check of every rule, or (`arrived`) of the threshold rules on those metrics only;
     returns the transitions it stored."""
@@ -193,7 +193,7 @@ async def deliver(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint
                 await asyncio.sleep(next(delays))
 
 
-async def _evaluate(pool: asyncpg.Pool, settings: Settings, health: Health, arrivals: Arrivals | None,
+async def _evaluate(pool: asyncpg.Pool, settings: Settings, health: HealthSource, arrivals: Arrivals | None,
                     wake: asyncio.Event) -> None:
     """Every rule each check period; between checks, the threshold rules of arriving metrics."""
     next_full = time.monotonic()
@@ -215,7 +215,7 @@ async def _evaluate(pool: asyncpg.Pool, settings: Settings, health: Health, arri
             await asyncio.wait_for(arrivals.event.wait(), timeout=max(0.0, next_full - time.monotonic()))
 
 
-async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint, health: Health,
+async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint, health: HealthSource,
               arrivals: Arrivals | None) -> None:
     """Wait for the evaluator lock, then evaluate (each check period, and on `arrivals` from the
     live bus) and deliver, until cancelled."""

@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  asyncio.create_task(facts.run(), name="health-facts")]
         live = (lambda: bus.subscribed) if bus is not None else (lambda: False)
         tasks.append(asyncio.create_task(
-            alerting.run(pool, cfg, cfg.mqtt, alerting.Health(facts, live), arrivals), name="alerts"))
+            alerting.run(pool, cfg, cfg.mqtt, alerting.HealthSource(facts, live), arrivals), name="alerts"))
         if bus is not None:
             tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
         push = None
