@@ -191,6 +191,7 @@ class AggRow:
     value: float | None
     count: int
     sensors: int = 0  # distinct contributing sensors; filled only where suppression needs it
+    coverage: float | None = None  # received ÷ expected readings; set only when asked (api/analysis/coverage.py)
 
 
 def _sort_key(row: AggRow) -> tuple[datetime, bool, str]:

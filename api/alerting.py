@@ -1,7 +1,10 @@
 """The alert evaluator and its notifier, inside the API process (no extra service).
 
 One evaluator at a time across API replicas: the process holding a PostgreSQL advisory lock
-evaluates every CITYSENSE_ALERT_CHECK_S and delivers; the others wait for the lock. The state
+evaluates every rule every CITYSENSE_ALERT_CHECK_S (silence and the other health problems are
+seen within one period) and delivers; the others wait for the lock. Between checks, the live
+bus wakes it for the threshold rules on a metric that just arrived: committed readings are
+republished after the commit, so a threshold alert follows its reading within a second or so. The state
 of each (rule, sensor) and the notifications a transition owes are written in one transaction
 (api/queries/alerts.py), so a restart resumes where the last evaluator stopped: nothing that
 was sent is sent again, nothing owed is forgotten. Delivery runs as its own task: a slow or
@@ -12,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import ssl
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiomqtt
@@ -23,6 +29,8 @@ import httpx
 from api.analysis import alerts as logic
 from api.analysis.health import Health
 from api.answers.health import fleet_health
+from api.fleet_facts import FleetFacts
+from api.live.bus import Readings
 from api.queries import alerts as q
 from citysense.backoff import backoff
 from citysense.endpoints import MqttEndpoint
@@ -33,6 +41,34 @@ log = logging.getLogger("citysense.api.alerts")
 # pg_advisory_lock key: "citysense alerts" as a number no other part of citysense uses.
 LOCK_KEY = 0x6369747973656E73
 RETRY_CAP_S = 300.0
+# At most this often a bus-triggered pass: a busy bus batches its arrivals instead of running
+# the threshold queries for every message.
+BUS_PASS_GAP_S = 0.25
+
+
+class Arrivals:
+    """The metrics of committed readings since the evaluator last looked (a live bus listener)."""
+
+    def __init__(self) -> None:
+        self.metrics: set[str] = set()
+        self.event = asyncio.Event()
+
+    def add(self, readings: Readings) -> None:
+        self.metrics.update(m for _, _, m, _ in readings)
+        self.event.set()
+
+    def take(self) -> set[str]:
+        metrics, self.metrics = self.metrics, set()
+        self.event.clear()
+        return metrics
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HealthSource:
+    """What problem rules judge by: fleet health's facts, and whether the live bus keeps them current."""
+
+    facts: FleetFacts
+    live: Callable[[], bool]
 
 
 async def _observations(conn: asyncpg.Connection, settings: Settings, rule: asyncpg.Record, now: datetime,
@@ -62,24 +98,29 @@ def _problems(judged: list[Health], kind: str) -> dict[str, tuple[bool, str]]:
     return out
 
 
-async def evaluate_once(pool: asyncpg.Pool, settings: Settings, now: datetime) -> int:
-    """One check of every rule; returns the transitions it stored."""
+async def evaluate_once(pool: asyncpg.Pool, settings: Settings, now: datetime, health: HealthSource,
+                        arrived: set[str] | None = None) -> int:
+    """One check of every rule, or (`arrived`) of the threshold rules on those metrics only;
+    returns the transitions it stored."""
     stored = 0
     async with pool.acquire() as conn:
         rules = await q.rules(conn)
+        if arrived is not None:
+            rules = [r for r in rules if r["problem"] is None and r["metric"] in arrived]
         health_by_kind: dict[str, dict[str, tuple[bool, str]]] = {}
         # The whole fleet's health once per check, whatever the number of problem rules.
-        judged = await fleet_health(conn, settings, now) if any(r["problem"] for r in rules) else []
+        judged = (await fleet_health(conn, health.facts, now, health.live())
+                  if any(r["problem"] for r in rules) else [])
         for rule in rules:
             prev = {r["sensor_id"]: logic.State(r["state"], r["since"], r["value"], r["detail"], r["clear_runs"])
                     for r in await q.states(conn, rule["id"])}
-            health = None
+            problems = None
             if rule["problem"] is not None:
                 if rule["problem"] not in health_by_kind:
                     health_by_kind[rule["problem"]] = _problems(judged, rule["problem"])
-                health = health_by_kind[rule["problem"]]
+                problems = health_by_kind[rule["problem"]]
             firing = {s for s, st in prev.items() if st.state == "firing"}
-            seen = await _observations(conn, settings, rule, now, firing, health)
+            seen = await _observations(conn, settings, rule, now, firing, problems)
             upserts: list[tuple[str, str, datetime, float | None, str, int]] = []
             deletes: list[str] = []
             notes: list[tuple[str, str, str, str | None]] = []
@@ -152,8 +193,32 @@ async def deliver(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint
                 await asyncio.sleep(next(delays))
 
 
-async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint) -> None:
-    """Wait for the evaluator lock, then evaluate every check period and deliver, until cancelled."""
+async def _evaluate(pool: asyncpg.Pool, settings: Settings, health: HealthSource, arrivals: Arrivals | None,
+                    wake: asyncio.Event) -> None:
+    """Every rule each check period; between checks, the threshold rules of arriving metrics."""
+    next_full = time.monotonic()
+    while True:
+        if time.monotonic() >= next_full:
+            if arrivals is not None:
+                arrivals.take()  # this pass covers them
+            next_full = time.monotonic() + settings.alert_check_s
+            arrived = None
+        else:
+            arrived = arrivals.take() if arrivals is not None else set()
+        if (arrived is None or arrived) and await evaluate_once(pool, settings, datetime.now(UTC), health, arrived):
+            wake.set()
+        if arrivals is None:
+            await asyncio.sleep(max(0.0, next_full - time.monotonic()))
+            continue
+        await asyncio.sleep(BUS_PASS_GAP_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrivals.event.wait(), timeout=max(0.0, next_full - time.monotonic()))
+
+
+async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint, health: HealthSource,
+              arrivals: Arrivals | None) -> None:
+    """Wait for the evaluator lock, then evaluate (each check period, and on `arrivals` from the
+    live bus) and deliver, until cancelled."""
     delays = backoff()
     while True:
         try:
@@ -164,14 +229,11 @@ async def run(pool: asyncpg.Pool, settings: Settings, endpoint: MqttEndpoint) ->
                 # Waits in PostgreSQL until the evaluating replica's session ends.
                 await lock_conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
                 log.info("this process evaluates the alert rules")
+                delays = backoff()
                 wake = asyncio.Event()
                 sender = asyncio.create_task(deliver(pool, settings, endpoint, wake), name="alert-delivery")
                 try:
-                    while True:
-                        if await evaluate_once(pool, settings, datetime.now(UTC)):
-                            wake.set()
-                        delays = backoff()
-                        await asyncio.sleep(settings.alert_check_s)
+                    await _evaluate(pool, settings, health, arrivals, wake)
                 finally:
                     sender.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

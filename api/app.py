@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse
 
 from api import alerting
 from api.admission import LiveLimits, LiveSlots, PublicRate
+from api.answers.health import thresholds
 from api.answers.live import SNAPSHOT_QUERIES
 from api.auth import Scope, parse_api_keys
+from api.fleet_facts import FleetFacts
 from api.live.bus import BusFollower
 from api.live.hub import Hub
 from api.live.pages import SharedPages
@@ -95,10 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await _check_schema(pool)
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
         hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
-        bus = BusFollower(cfg.mqtt, cfg.ingest_live_topic, hub, registry) if cfg.ingest_live_topic else None
+        facts = FleetFacts(pool, registry, cfg.api_health_refresh_s, thresholds(cfg))
+        arrivals = alerting.Arrivals() if cfg.ingest_live_topic else None
+        bus = None if arrivals is None else BusFollower(
+            cfg.mqtt, cfg.ingest_live_topic, hub, registry, listeners=(facts.add, arrivals.add),
+            on_subscribe=facts.load_soon)
         keys = parse_api_keys(cfg.api_keys)
-        tasks = [asyncio.create_task(registry.run(), name="registry")]
-        tasks.append(asyncio.create_task(alerting.run(pool, cfg, cfg.mqtt), name="alerts"))
+        tasks = [asyncio.create_task(registry.run(), name="registry"),
+                 asyncio.create_task(facts.run(), name="health-facts")]
+        live = (lambda: bus.subscribed) if bus is not None else (lambda: False)
+        tasks.append(asyncio.create_task(
+            alerting.run(pool, cfg, cfg.mqtt, alerting.HealthSource(facts, live), arrivals), name="alerts"))
         if bus is not None:
             tasks.append(asyncio.create_task(bus.run(), name="live-bus"))
         push = None
@@ -114,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
                                             cfg.api_live_max_per_address)),
             public_rate=PublicRate(cfg.api_public_rate),
-            snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES), snapshot_pages=SharedPages(), push=push,
+            snapshot_gate=asyncio.Semaphore(SNAPSHOT_QUERIES), snapshot_pages=SharedPages(), facts=facts,
+            push=push,
         )
         metrics.state = state
         try:

@@ -17,13 +17,19 @@ KNOWN_COLUMNS = ("id", "kind", "model", "district", "lat", "lon", "private", "me
 MAX_FLEET_ROWS = 100_000
 
 
-def render_aggregates(rows: Iterable[tuple[datetime, str | None, float | None, int]]) -> str:
-    """bucket,group,value,count with a header; empty cells for null."""
+def render_aggregates(rows: Iterable[tuple[datetime, str | None, float | None, int]],
+                      coverage: Iterable[float | None] | None = None) -> str:
+    """bucket,group,value,count with a header, and a coverage column when given; empty cells for null."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(("bucket", "group", "value", "count"))
+    w.writerow(("bucket", "group", "value", "count", *(("coverage",) if coverage is not None else ())))
+    covs = iter(coverage) if coverage is not None else None
     for bucket, group, value, count in rows:
-        w.writerow((bucket.isoformat(), "" if group is None else group, "" if value is None else repr(value), count))
+        cells = [bucket.isoformat(), "" if group is None else group, "" if value is None else repr(value), count]
+        if covs is not None:
+            c = next(covs)
+            cells.append("" if c is None else repr(c))
+        w.writerow(cells)
     return out.getvalue()
 
 

@@ -166,6 +166,10 @@ class AggregatePoint(BaseModel):
                                           "null for sensors without a district")
     value: float | None = Field(description="null only in gap-filled buckets (fill=null)")
     count: int = Field(description="readings that went into the value")
+    coverage: float | None = Field(
+        default=None,
+        description="only with coverage=true: received ÷ expected readings of the bucket (1 = complete), from each "
+                    "sensor's learned interval; null when no sensor of the group has one")
 
 
 class AggregateResult(BaseModel):
@@ -211,11 +215,16 @@ class SensorMap(BaseModel):
 
 
 # Policy: mobility
+_LOW_UPTIME_HELP = ("the part of `count` from Telraam hours counted less than half of the time (uptime under 0.5): "
+                    "Telraam extrapolates them, so they are less sure")
+
+
 class ModeCount(BaseModel):
     district: str | None = Field(description="a district, `all` for the whole city, null for sensors "
                                              "without a district")
     mode: str
     count: float
+    low_uptime: float = Field(description=_LOW_UPTIME_HELP)
 
 
 class DailyModeCount(ModeCount):
@@ -238,6 +247,7 @@ class ModeTotal(BaseModel):
     district: str | None
     mode: str
     count: float
+    low_uptime: float = Field(description=_LOW_UPTIME_HELP)
     previous: float = Field(description="the same count over the previous period of equal length")
     change_pct: float | None = Field(description="(count - previous) / previous x 100; null when previous is 0")
     share_pct: float | None = Field(description="modal split: this mode's share of all counted movements")

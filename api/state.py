@@ -1,5 +1,5 @@
 """What the API's lifespan yields to every request: settings, the database pool, the parsed API
-keys, the registry cache, the live hub and the admission limits."""
+keys, the registry cache, the live hub, fleet health's facts and the admission limits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import asyncpg
 
 from api.admission import LiveSlots, PublicRate
 from api.auth import ApiKeys
+from api.fleet_facts import FleetFacts
 from api.live.bus import BusFollower
 from api.live.hub import Event, Hub
 from api.live.pages import SharedPages
@@ -34,4 +35,5 @@ class AppState:
     snapshot_gate: asyncio.Semaphore  # live snapshot queries at once
     # live snapshot pages shared by clients connecting together: (events, rows, key after)
     snapshot_pages: SharedPages[tuple[tuple[Event, ...], int, tuple[str, str]]]
+    facts: FleetFacts  # fleet health's facts in memory
     push: Intake | None = None  # HTTP push; None when no key has the ingest scope

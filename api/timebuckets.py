@@ -121,6 +121,14 @@ def bucket_start(t: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
     return _local_midnight(_calendar_start(t, bucket.calendar, tz), tz)
 
 
+def bucket_end(start: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
+    """The end (exclusive) of the bucket starting at `start`, in UTC."""
+    if bucket.width is not None:
+        return start + bucket.width
+    assert bucket.calendar is not None
+    return _local_midnight(_next_date(_calendar_start(start, bucket.calendar, tz), bucket.calendar), tz)
+
+
 def count_buckets(bucket: Bucket, start: datetime, end: datetime, tz: ZoneInfo) -> int:
     """How many buckets overlap [start, end), computed without listing them."""
     last = end - _US

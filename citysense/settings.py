@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     health_low_battery_pct: float = Field(default=15.0, ge=0, le=100)  # low_battery at or below this
     health_clock_skew_s: float = Field(default=300.0, gt=0)  # clock_skew: device and receive time differ more
     health_rejects_window_s: float = Field(default=3600.0, gt=0)  # dead letters this recent count
+    api_health_refresh_s: float = Field(default=60.0, gt=0)  # the API reloads health facts from the database
     alert_webhook_secret: str = ""  # signs webhook bodies (X-Citysense-Signature)
     alert_check_s: float = Field(default=5.0, gt=0)  # the evaluator checks every rule this often
     alert_webhook_timeout_s: float = Field(default=5.0, gt=0)

@@ -12,6 +12,9 @@ Sensor faults start in each simulated sensor-hour with probability `rate`:
   dropout       the sensor falls silent for 15 minutes to 3 hours
   low-battery   a battery-powered sensor's battery reads 3-15 % for 1-24 hours, until it is
                 replaced (only sensors that report `battery`)
+  stuck         a failed sensing element repeats one value for 1-12 hours: particulate matter
+                at 999.9 (a PM sensor's classic failure) or humidity at 99.9 % (a DHT22's);
+                only sensors that report one of them
 
 Every decision comes from random streams indexed by the sensor's sample number or
 hour, so the same seed strikes the same messages in any window of a plan; every
@@ -32,6 +35,7 @@ from simulators.signals import EPOCH_S, HOUR, hour_index, uniform
 
 FAULTS: tuple[str, ...] = (
     "duplicates", "late", "out-of-order", "malformed", "clock-skew", "counter-reset", "dropout", "low-battery",
+    "stuck",
 )
 # Formats whose payload time is the device's own clock (LoRaWAN times come from the network
 # server, Telraam's from its API; the untimed formats are stamped by ingest).
@@ -42,6 +46,12 @@ _MAX_MESSAGES_PER_SAMPLE = 4
 _DROPOUT_MAX_H = 3
 _SKEW_MAX_H = 8
 _LOW_BATTERY_MAX_H = 24
+_STUCK_MAX_H = 12
+# What a failed element reads, per metric it freezes: the values real failures show.
+STUCK_VALUES: dict[str, dict[str, float]] = {
+    "pm": {"pm1": 999.9, "pm25": 999.9, "pm10": 999.9},
+    "humidity": {"humidity": 99.9},
+}
 LATE_MAX_S = 3600.0
 OUT_OF_ORDER_MAX_S = 1800.0 + 31.0
 
@@ -135,6 +145,28 @@ class Injector:
         for a, b, x in zip(starts, ends, q, strict=True):
             low = np.where((t >= a) & (t < b), np.floor(3.0 + 12.0 * float(x)), low)
         return low
+
+    def stuck(self, sensor: Sensor, t: NDArray[np.int64], metrics: frozenset[str]) -> list[dict[str, float]]:
+        """Per sample, the metrics a failed element freezes and the value each repeats (empty: none).
+        `metrics`: what the sensor reports; an episode freezes its PM or its humidity, whichever it has."""
+        frozen: list[dict[str, float]] = [{} for _ in range(len(t))]
+        if not self.config.on("stuck") or not len(t):
+            return frozen
+        options = [{m: v for m, v in values.items() if m in metrics} for values in STUCK_VALUES.values()]
+        options = [o for o in options if o]
+        if not options:
+            return frozen
+        starts, p, q = self._episodes(sensor, "stuck", t, _STUCK_MAX_H)
+        ends = starts + HOUR + p * (_STUCK_MAX_H - 1) * HOUR
+        for a, b, x in zip(starts, ends, q, strict=True):
+            values = options[min(int(float(x) * len(options)), len(options) - 1)]
+            for i in np.nonzero((t >= a) & (t < b))[0]:
+                frozen[int(i)] = values
+        return frozen
+
+    def count_stuck(self, n: int) -> None:
+        if n:
+            self.counts["stuck"] += n
 
     def count_low_battery(self, n: int) -> None:
         if n:

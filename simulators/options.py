@@ -131,7 +131,7 @@ def add_simulate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fault-rate", type=_rate, default=0.02, metavar="P",
         help="probability that a chosen fault strikes: per message for duplicates, late, out-of-order and "
-        "malformed; per sensor and simulated hour for clock-skew, counter-reset, dropout and low-battery "
+        "malformed; per sensor and simulated hour for clock-skew, counter-reset, dropout, low-battery and stuck "
         "(default 0.02)",
     )
     parser.add_argument(

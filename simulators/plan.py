@@ -129,6 +129,7 @@ def iter_events(
             keep = ~dropped
             injector.count_dropped(int(np.count_nonzero(dropped & (t >= start_s))))  # not the look-back
             samples = simulate(seed, sensor, t)
+            stuck = injector.stuck(sensor, t, frozenset(samples.values))
             u = uniform(seed, f"encode/{sensor.id}", int(k[0]) * _ENCODE_UNIFORMS, len(t) * _ENCODE_UNIFORMS)
             u = u.reshape(len(t), _ENCODE_UNIFORMS)
             names = list(samples.values)
@@ -144,6 +145,10 @@ def iter_events(
                     values["counter_since"] = float(EPOCH_S)
                 if injector.config.on("counter-reset"):
                     values = injector.counters(sensor, values, resets_l[i], ti, count=ti >= start_s)
+                if stuck[i]:
+                    values.update(stuck[i])
+                    if ti >= start_s:
+                        injector.count_stuck(1)
                 if "battery" in values and low_battery[i] == low_battery[i]:  # not NaN: a failing battery
                     values["battery"] = low_battery[i]
                     if ti >= start_s:

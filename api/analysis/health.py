@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from api.analysis.mobility import LOW_UPTIME
+
 
 class ProblemKind(StrEnum):
     SILENT = "silent"
@@ -44,7 +46,7 @@ class Thresholds:
     silent_after: timedelta = timedelta(hours=24)  # …or more than this, whichever comes first
     low_battery_pct: float = 15.0
     clock_skew: timedelta = timedelta(minutes=5)
-    low_uptime: float = 0.5
+    low_uptime: float = LOW_UPTIME
     recent: timedelta = timedelta(hours=1)  # how far back dead letters count
 
 
@@ -157,6 +159,15 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+def calm_for_s(interval: float | None, t: Thresholds) -> float:
+    """How long after its last reading a sensor is neither late nor silent: until then its
+    judgement does not change with the clock (the API keeps it between readings)."""
+    silent_after = t.silent_after.total_seconds()
+    if interval is None:
+        return silent_after
+    return min(silent_after, t.silent_factor * interval, t.late_factor * interval)
+
+
 def _silence(facts: SensorFacts, interval: float | None, now: datetime, t: Thresholds) -> Problem | None:
     if facts.last_seen is None:
         return Problem(ProblemKind.SILENT, None, "never reported a reading", facts.registered)
@@ -219,3 +230,15 @@ def assess(facts: SensorFacts, now: datetime, t: Thresholds = Thresholds()) -> H
                                 facts.clock.received_at))
     problems.sort(key=lambda p: (_RANK[p.kind], p.metric or ""))
     return Health(facts.sensor_id, worst(problems), tuple(problems), facts.last_seen, interval)
+
+
+def reassess(calm: Health, facts: SensorFacts, now: datetime, t: Thresholds = Thresholds()) -> Health:
+    """assess(facts, now, t), from `calm` = assess(facts, facts.last_seen, t), its judgement at its
+    last reading: of all the rules only silence depends on the clock, and it ranks first."""
+    if facts.last_seen is None:
+        return assess(facts, now, t)
+    problem = _silence(facts, calm.expected_interval_s, now, t)
+    if problem is None:
+        return calm
+    return Health(calm.sensor_id, problem.kind.value, (problem, *calm.problems), calm.last_seen,
+                  calm.expected_interval_s)

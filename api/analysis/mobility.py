@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 MODES = ("bikes", "cars", "pedestrians", "heavy_vehicles")
+# A Telraam hour counted less than this share of the time (its `uptime`) is extrapolated from
+# little: its counts are flagged in the report (and the sensor in fleet health: `low_uptime`).
+LOW_UPTIME = 0.5
 
 
 def modal_split(totals: Mapping[str, float]) -> dict[str, float | None]:

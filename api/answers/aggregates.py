@@ -4,6 +4,7 @@ hourly rollups or raw rows, then suppress small groups and fill gaps."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -22,7 +23,9 @@ from api.aggregation import (
     suppress_small,
 )
 from api.aggregation import Fill as FillMode
+from api.analysis.coverage import Cadence, with_coverage
 from api.queries import aggregates as sql
+from api.timebuckets import bucket_end
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,22 @@ class Limits:
     tz: ZoneInfo
     min_sensors: int | None = None  # k: suppress rows fed by fewer sensors (open data)
     sensor_groups_public_only: bool = False  # open data: never a group of a private sensor
+    coverage: bool = False  # each row's received ÷ expected readings
+
+
+def _hour_floor(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+async def _cadences(conn: asyncpg.Connection, req: AggregateRequest, sensors: list[asyncpg.Record]
+                    ) -> list[Cadence]:
+    """The cadence of each selected sensor reporting the metric, learned over the range's whole hours."""
+    group = {s["id"]: group_key(req.group_by, s["id"], s["kind"], s["district"]) for s in sensors}
+    end_hour = _hour_floor(req.end)
+    if end_hour < req.end:
+        end_hour += timedelta(hours=1)
+    rows = await sql.cadences(conn, req.metric, _hour_floor(req.start), end_hour, list(group))
+    return [Cadence(group[r["sensor_id"]], r["first_seen"], r["interval_s"]) for r in rows]
 
 
 async def answer(
@@ -66,4 +85,7 @@ async def answer(
         rows = fill_gaps(rows, req, limits.tz, [ALL_GROUP] if req.group_by is GroupBy.NONE else [])
     else:
         rows = sort_rows(rows)
+    if limits.coverage and rows:
+        rows = with_coverage(rows, await _cadences(conn, req, sensors), req.start, req.end,
+                             lambda start: bucket_end(start, req.bucket, limits.tz))
     return AggregateAnswer(rows, route.source, suppressed)

@@ -1,4 +1,5 @@
-"""Fleet health: the database's facts (api/queries/health.py) judged by api/analysis/health.py."""
+"""Fleet health: the facts in memory (api/fleet_facts.py) and the recent dead letters and clock
+rows (api/queries/health.py), judged by api/analysis/health.py."""
 
 from __future__ import annotations
 
@@ -6,22 +7,10 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from api.analysis.health import (
-    ClockFacts,
-    Health,
-    ProblemKind,
-    RejectFacts,
-    SensorFacts,
-    SeriesFacts,
-    Thresholds,
-    assess,
-)
-from api.queries.health import health_facts
+from api.analysis.health import ClockFacts, Health, ProblemKind, RejectFacts, Thresholds
+from api.fleet_facts import LEARNING_WINDOW, FleetFacts
+from api.queries.health import recent_facts, registry_mark
 from citysense.settings import Settings
-
-# The hours of rollups the cadence and the repeated values are learned from: enough for an
-# hourly sensor to show a few gaps, few enough to stay fast for thousands of sensors.
-LEARNING_WINDOW = timedelta(hours=6)
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -32,28 +21,26 @@ def thresholds(settings: Settings) -> Thresholds:
     )
 
 
-def facts_of(row: asyncpg.Record) -> SensorFacts:
-    series: tuple[SeriesFacts, ...] = ()
-    if row["metrics"] is not None:
-        series = tuple(
-            SeriesFacts(m, t, v, n, since, gap)
-            for m, t, v, n, since, gap in zip(row["metrics"], row["last_times"], row["last_values"], row["runs"],
-                                              row["run_sinces"], row["gaps"], strict=True)
-        )
+def _recent_of(row: asyncpg.Record) -> tuple[tuple[RejectFacts, ...], ClockFacts | None]:
     rejects: tuple[RejectFacts, ...] = ()
     if row["kinds"] is not None:
         rejects = tuple(RejectFacts(ProblemKind(k), n, first, err)
                         for k, n, first, err in zip(row["kinds"], row["counts"], row["firsts"], row["errors"],
                                                     strict=True))
     clock = ClockFacts(row["skew_s"], row["clock_at"]) if row["skew_s"] is not None else None
-    return SensorFacts(row["id"], row["last_seen"], row["created_at"], series, rejects, clock)
+    return rejects, clock
 
 
 async def fleet_health(
-    conn: asyncpg.Connection, settings: Settings, now: datetime, kind: str | None = None,
-    district: str | None = None, status: str | None = None, include_private: bool = True,
+    conn: asyncpg.Connection, facts: FleetFacts, now: datetime, live: bool,
+    kind: str | None = None, district: str | None = None, status: str | None = None, include_private: bool = True,
 ) -> list[Health]:
-    t = thresholds(settings)
-    rows = await health_facts(conn, kind, district, include_private, now - LEARNING_WINDOW, now - t.recent)
-    judged = (assess(facts_of(r), now, t) for r in rows)
-    return [h for h in judged if status is None or h.status == status]
+    """`live`: the live bus keeps `facts` current; without it they are loaded afresh first, and
+    so they are when a sensor was registered or deleted since (by ingest, another replica, an
+    import): it is in the answer at once, not a refresh period later."""
+    if not live or not facts.loaded or await registry_mark(conn) != facts.registry_mark:
+        await facts.load()
+    recent = {r["id"]: _recent_of(r)
+              for r in await recent_facts(conn, now - facts.thresholds.recent, now - LEARNING_WINDOW)}
+    judged = facts.health(now, kind, district, include_private, recent)
+    return judged if status is None else [h for h in judged if h.status == status]

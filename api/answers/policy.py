@@ -49,11 +49,11 @@ async def _sensors(
 
 # Mobility ---------------------------------------------------------------------------------
 
-def _mode_sums(rows: Sequence[asyncpg.Record]) -> dict[tuple[str | None, str], float]:
+def _mode_sums(rows: Sequence[asyncpg.Record], column: str = "total") -> dict[tuple[str | None, str], float]:
     totals: dict[tuple[str | None, str], float] = defaultdict(float)
     for r in rows:
-        totals[(r["grp"], r["metric"])] += r["total"]
-        totals[(CITY, r["metric"])] += r["total"]
+        totals[(r["grp"], r["metric"])] += r[column]
+        totals[(CITY, r["metric"])] += r[column]
     return totals
 
 
@@ -63,19 +63,26 @@ async def mobility_report(
 ) -> MobilityReport:
     ids, groups = await _sensors(conn, districts, include_private)
     prev_start, prev_end = previous_period(start, end)
-    rows = await sql.hourly_sums_local(conn, ids, groups, mobility.MODES, start, end, tz.key)
-    prev_rows = await sql.hourly_sums_local(conn, ids, groups, mobility.MODES, prev_start, prev_end, tz.key)
+    low = mobility.LOW_UPTIME
+    rows = await sql.hourly_sums_local(conn, ids, groups, mobility.MODES, start, end, tz.key, low)
+    prev_rows = await sql.hourly_sums_local(conn, ids, groups, mobility.MODES, prev_start, prev_end, tz.key, low)
     days = (end - start) / timedelta(days=1)
 
     daily: dict[tuple[date, str | None, str], float] = defaultdict(float)
     hourly: dict[tuple[int, str | None, str], float] = defaultdict(float)
+    # The same sums over the low-uptime hours only: flagged beside each count, not hidden in it.
+    daily_low: dict[tuple[date, str | None, str], float] = defaultdict(float)
+    hourly_low: dict[tuple[int, str | None, str], float] = defaultdict(float)
     for r in rows:
         local: datetime = r["local_hour"]
         for district in (r["grp"], CITY):
             daily[(local.date(), district, r["metric"])] += r["total"]
             hourly[(local.hour, district, r["metric"])] += r["total"]
+            daily_low[(local.date(), district, r["metric"])] += r["low"]
+            hourly_low[(local.hour, district, r["metric"])] += r["low"]
 
     current, previous = _mode_sums(rows), _mode_sums(prev_rows)
+    current_low = _mode_sums(rows, "low")
     keys = sorted(set(current) | set(previous), key=lambda k: (k[0] is None, k[0] or "", k[1]))
     district_names = sorted({k[0] for k in keys}, key=lambda d: (d is None, d or ""))
     totals: list[ModeTotal] = []
@@ -85,7 +92,8 @@ async def mobility_report(
         for mode in mobility.MODES:
             now, before = current.get((district, mode), 0.0), previous.get((district, mode), 0.0)
             totals.append(ModeTotal(
-                district=district, mode=mode, count=now, previous=before,
+                district=district, mode=mode, count=now, low_uptime=current_low.get((district, mode), 0.0),
+                previous=before,
                 change_pct=percent_change(now, before), share_pct=split[mode],
             ))
             by_hour = {h: hourly.get((h, district, mode), 0.0) for h in range(24)}
@@ -94,9 +102,11 @@ async def mobility_report(
                                   count=best[1] if best else 0.0))
     return MobilityReport(
         start=start, end=end, previous_start=prev_start, previous_end=prev_end, days=days,
-        daily=[DailyModeCount(day=d, district=g, mode=m, count=v) for (d, g, m), v in sorted(
+        daily=[DailyModeCount(day=d, district=g, mode=m, count=v, low_uptime=daily_low[(d, g, m)])
+               for (d, g, m), v in sorted(
             daily.items(), key=lambda kv: (kv[0][0], kv[0][1] is None, kv[0][1] or "", kv[0][2]))],
-        by_hour=[HourlyModeCount(hour=h, district=g, mode=m, count=v, per_day=v / days) for (h, g, m), v in sorted(
+        by_hour=[HourlyModeCount(hour=h, district=g, mode=m, count=v, low_uptime=hourly_low[(h, g, m)],
+                                 per_day=v / days) for (h, g, m), v in sorted(
             hourly.items(), key=lambda kv: (kv[0][1] is None, kv[0][1] or "", kv[0][2], kv[0][0]))],
         peak_hours=peaks,
         totals=totals,

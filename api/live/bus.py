@@ -11,6 +11,7 @@ import asyncio
 import logging
 import ssl
 import uuid
+from collections.abc import Callable, Sequence
 
 import aiomqtt
 
@@ -23,9 +24,20 @@ from citysense.endpoints import MqttEndpoint
 log = logging.getLogger("citysense.api.live")
 
 
+Readings = list[tuple[int, str, str, float]]  # (epoch ms, sensor id, metric, value), as live_bus decodes
+
+
 class BusFollower:
-    def __init__(self, endpoint: MqttEndpoint, base_topic: str, hub: Hub, registry: RegistryCache) -> None:
+    """`listeners` get every committed batch after the hub (fleet health's facts, the alert
+    evaluator's wake-up); `on_subscribe` runs at every (re)subscription: what was published
+    while this process was not subscribed never reaches it, so whoever keeps state reloads."""
+
+    def __init__(self, endpoint: MqttEndpoint, base_topic: str, hub: Hub, registry: RegistryCache,
+                 listeners: Sequence[Callable[[Readings], None]] = (),
+                 on_subscribe: Callable[[], object] | None = None) -> None:
         self.endpoint = endpoint
+        self.listeners = tuple(listeners)
+        self.on_subscribe = on_subscribe
         self.topic = live_bus.bus_topic(base_topic)
         self.hub = hub
         self.registry = registry
@@ -43,6 +55,8 @@ class BusFollower:
             return
         await self.registry.resolve(sensor_id for _, sensor_id, _, _ in readings)
         self.hub.publish(readings, self.registry.get)
+        for listener in self.listeners:
+            listener(readings)
 
     async def run(self) -> None:
         delays = backoff()
@@ -56,6 +70,8 @@ class BusFollower:
                 ) as client:
                     await client.subscribe(self.topic, qos=0)
                     self.subscribed = True
+                    if self.on_subscribe is not None:
+                        self.on_subscribe()
                     delays = backoff()
                     log.info("following the live bus on %s", self.topic)
                     async for message in client.messages:

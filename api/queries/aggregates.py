@@ -14,11 +14,12 @@ hundreds of thousands of rollup rows instead (2x slower, measured).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from api.aggregation import Agg, AggregateRequest, AggRow, GroupBy, Route, Source
+from api.queries.health import HOURLY_GAP_S
 
 _GROUP = {
     GroupBy.SENSOR: "s.id",
@@ -228,6 +229,29 @@ async def aggregate(
         AggRow(bucket=r["bucket"], group=r["grp"], value=r["value"], count=int(r["n"]), sensors=int(r["sensors"]))
         for r in rows
     ]
+
+
+# Each sensor's cadence for a metric over whole hours: the median of its hours' gap estimates
+# (the same as fleet health's, api/queries/health.py), and its first reading ever.
+_CADENCES = f"""
+WITH b AS (
+    SELECT h.sensor_id, {HOURLY_GAP_S} AS gap
+    FROM readings_hourly h
+    WHERE h.metric = $1 AND h.bucket >= $2 AND h.bucket < $3 AND h.sensor_id = ANY($4::text[])
+    WINDOW w AS (PARTITION BY h.sensor_id ORDER BY h.bucket)
+)
+SELECT b.sensor_id, s.first_seen, percentile_cont(0.5) WITHIN GROUP (ORDER BY b.gap) AS interval_s
+FROM b JOIN sensors s ON s.id = b.sensor_id
+GROUP BY b.sensor_id, s.first_seen
+HAVING percentile_cont(0.5) WITHIN GROUP (ORDER BY b.gap) > 0
+"""
+
+
+async def cadences(conn: asyncpg.Connection, metric: str, hours_from: datetime, hours_to: datetime,
+                   sensor_ids: list[str]) -> list[asyncpg.Record]:
+    """(sensor_id, first_seen, interval_s) of the sensors reporting `metric` in the hours [from, to)."""
+    rows: list[asyncpg.Record] = await conn.fetch(_CADENCES, metric, hours_from, hours_to, sensor_ids)
+    return rows
 
 
 _SELECT_SENSORS = """

@@ -1,9 +1,10 @@
-"""The facts fleet health is judged from, for every sensor in one statement (api/analysis/health.py judges).
+"""The facts fleet health is judged from (api/analysis/health.py judges).
 
 Everything comes from what ingest already keeps: the hourly rollups of the last hours (last
-value, the trailing run of one repeated value, the gaps between readings), the dead letters
-attributed to a sensor, and its clock row. The rollups hold one row per series and hour, so
-the work grows with sensors x series x hours, never with the readings' rate.
+value, the trailing run of one repeated value, the gaps between readings) per series, loaded
+into the API's memory periodically (api/fleet_facts.py); the dead letters attributed to a
+sensor and its clock row, read per request. The rollups hold one row per series and hour, so
+the load grows with sensors x series x hours, never with the readings' rate.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ import asyncpg
 # of constant hours from the newest back all hold one value); the run is every hour after the
 # last break. The median of the hours' gaps is the series' cadence, robust to a dropout.
 # One window ordering (series, hour) serves every step: PostgreSQL sorts once.
-_FACTS = """
-WITH s AS (
-    SELECT id, created_at, last_seen FROM sensors
-    WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR district = $2) AND ($3 OR NOT private)
-), b AS (
+# An hour's gap estimate in seconds, over rollups `h` with a window `w` per series by hour: its
+# span over its gaps, or for an hour of one reading, the gap back to the previous hour's last.
+# Shared with the coverage of aggregates (api/queries/aggregates.py): one cadence everywhere.
+HOURLY_GAP_S = """CASE WHEN h.count >= 2 THEN extract(epoch FROM h.last_time - h.first_time) / (h.count - 1)
+                ELSE extract(epoch FROM h.first_time - lag(h.last_time) OVER w) END"""
+
+_SERIES = f"""
+WITH b AS (
     SELECT h.sensor_id, h.metric, h.bucket, h.count, h.first_time, h.last_time, h.last_value,
-           CASE WHEN h.count >= 2 THEN extract(epoch FROM h.last_time - h.first_time) / (h.count - 1)
-                ELSE extract(epoch FROM h.first_time - lag(h.last_time) OVER w) END AS gap,
+           {HOURLY_GAP_S} AS gap,
            NOT (h.min = h.max AND h.min = coalesce(lead(h.min) OVER w, h.min)) AS breaks
     FROM readings_hourly h
-    WHERE h.bucket >= $4 AND h.sensor_id IN (SELECT id FROM s)
+    WHERE h.bucket >= $1
     WINDOW w AS (PARTITION BY h.sensor_id, h.metric ORDER BY h.bucket)
 ), r AS (
     SELECT b.*, max(CASE WHEN breaks THEN bucket END) OVER p AS last_break, max(bucket) OVER p AS newest
@@ -46,7 +49,16 @@ WITH s AS (
            array_agg(last_value) AS last_values, array_agg(run) AS runs, array_agg(run_since) AS run_sinces,
            array_agg(gap) AS gaps
     FROM series GROUP BY sensor_id
-), rj AS (
+)
+SELECT s.id, s.kind, s.district, s.private, s.created_at, coalesce(p.last_time, s.last_seen) AS last_seen,
+       p.metrics, p.last_times, p.last_values, p.runs, p.run_sinces, p.gaps
+FROM sensors s LEFT JOIN per_sensor p ON p.sensor_id = s.id
+"""
+
+# The recent dead letters attributed to a sensor and its clock rows: few rows (only sensors
+# with something to say), read per request so `rejecting` shows at once.
+_RECENT = """
+WITH rj AS (
     SELECT sensor_id, kind, count(*) AS n, min(received_at) AS first,
            (array_agg(error ORDER BY received_at DESC))[1] AS last_error
     FROM (
@@ -55,28 +67,36 @@ WITH s AS (
                          AND (error LIKE '% outside %' OR error LIKE '%not a finite number%')
                     THEN 'out_of_range' ELSE 'rejecting' END AS kind
         FROM rejected_messages
-        WHERE received_at >= $5 AND sensor_id IS NOT NULL AND sensor_id IN (SELECT id FROM s)
+        WHERE received_at >= $1 AND sensor_id IS NOT NULL
     ) x GROUP BY sensor_id, kind
 ), rejects AS (
     SELECT sensor_id, array_agg(kind ORDER BY kind) AS kinds, array_agg(n ORDER BY kind) AS counts,
            array_agg(first ORDER BY kind) AS firsts, array_agg(last_error ORDER BY kind) AS errors
     FROM rj GROUP BY sensor_id
+), clocks AS (
+    SELECT sensor_id, skew_s, received_at FROM sensor_clock WHERE received_at >= $2
 )
-SELECT s.id, s.created_at, coalesce(p.last_time, s.last_seen) AS last_seen,
-       p.metrics, p.last_times, p.last_values, p.runs, p.run_sinces, p.gaps,
-       j.kinds, j.counts, j.firsts, j.errors, c.skew_s, c.received_at AS clock_at
-FROM s
-LEFT JOIN per_sensor p ON p.sensor_id = s.id
-LEFT JOIN rejects j ON j.sensor_id = s.id
-LEFT JOIN sensor_clock c ON c.sensor_id = s.id AND c.received_at >= $4
-ORDER BY s.id
+SELECT coalesce(j.sensor_id, c.sensor_id) AS id, j.kinds, j.counts, j.firsts, j.errors, c.skew_s,
+       c.received_at AS clock_at
+FROM rejects j FULL JOIN clocks c ON c.sensor_id = j.sensor_id
 """
 
 
-async def health_facts(
-    conn: asyncpg.Connection, kind: str | None, district: str | None, include_private: bool,
-    series_since: datetime, rejects_since: datetime,
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(_FACTS, kind, district, include_private, series_since,
-                                                  rejects_since)
+async def registry_mark(conn: asyncpg.Connection) -> tuple[int, datetime | None]:
+    """How many sensors are registered and the newest registration: when either moved since the
+    facts were loaded, a sensor came or went (a few hundred µs for thousands of sensors)."""
+    row = await conn.fetchrow("SELECT count(*) AS n, max(created_at) AS newest FROM sensors")
+    return int(row["n"]), row["newest"]
+
+
+async def series_facts(conn: asyncpg.Connection, since: datetime) -> list[asyncpg.Record]:
+    """Every registered sensor with its kind, district, privacy and the facts of its series since `since`."""
+    rows: list[asyncpg.Record] = await conn.fetch(_SERIES, since)
+    return rows
+
+
+async def recent_facts(conn: asyncpg.Connection, rejects_since: datetime, clock_since: datetime
+                       ) -> list[asyncpg.Record]:
+    """The sensors with dead letters since `rejects_since` or a clock row since `clock_since`."""
+    rows: list[asyncpg.Record] = await conn.fetch(_RECENT, rejects_since, clock_since)
     return rows

@@ -13,18 +13,22 @@ _SEL = "sel(sensor_id, grp) AS (SELECT * FROM unnest($1::text[], $2::text[]))"
 
 async def hourly_sums_local(
     conn: asyncpg.Connection, ids: Sequence[str], groups: Sequence[str | None], metrics: Sequence[str],
-    start: datetime, end: datetime, tz: str,
+    start: datetime, end: datetime, tz: str, low_uptime: float,
 ) -> list[asyncpg.Record]:
-    """Per metric, group and hour: the sum of the values, with the hour's local wall-clock start."""
+    """Per metric, group and hour: the sum of the values, with the hour's local wall-clock start,
+    and `low`: the part of it from sensor-hours whose Telraam `uptime` was above 0 and under
+    `low_uptime` (counted that little of the time, so extrapolated)."""
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
 WITH {_SEL}
-SELECT h.metric, sel.grp, h.bucket AT TIME ZONE $6 AS local_hour, sum(h.sum) AS total
+SELECT h.metric, sel.grp, h.bucket AT TIME ZONE $6 AS local_hour, sum(h.sum) AS total,
+       coalesce(sum(h.sum) FILTER (WHERE u.sum / u.count > 0 AND u.sum / u.count < $7), 0) AS low
 FROM readings_hourly h JOIN sel ON sel.sensor_id = h.sensor_id
+LEFT JOIN readings_hourly u ON u.sensor_id = h.sensor_id AND u.metric = 'uptime' AND u.bucket = h.bucket
 WHERE h.metric = ANY($3::text[]) AND h.bucket >= $4 AND h.bucket < $5
 GROUP BY 1, 2, 3
 ORDER BY 3""",
-        list(ids), list(groups), list(metrics), start, end, tz,
+        list(ids), list(groups), list(metrics), start, end, tz, low_uptime,
     )
     return rows
 

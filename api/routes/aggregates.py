@@ -39,6 +39,10 @@ AggParam = Annotated[
 ]
 GroupByParam = Annotated[GroupBy, Query(description="one row per bucket and sensor, district, kind, or none")]
 FillParam = Annotated[Fill, Query(description="`null`: buckets without data appear with value null and count 0")]
+CoverageParam = Annotated[
+    bool,
+    Query(description="add each row's `coverage`: received ÷ expected readings (docs/fleet-health.md, coverage)"),
+]
 SourceParam = Annotated[
     Source,
     Query(description="debug: force raw readings (`raw`), hourly rollups (`rollup`) or daily rollups (`daily`: "
@@ -68,16 +72,26 @@ which was used: `daily`, `rollup` (hourly) or `raw`.
 
 **Size.** Buckets x groups may not exceed CITYSENSE_API_MAX_ROWS (400 with the numbers).
 
+**Coverage.** With `coverage=true` each row also carries `coverage`: the readings received in
+the bucket ÷ those expected, each sensor of the group that reports the metric owing one per its
+learned interval (the median gap of its readings over the range's hours, as fleet health learns
+it) from its first reading on. 1 is complete; 0.6 means 40 % of the readings are missing.
+
 **Privacy.** Without an API key (CITYSENSE_PUBLIC_READ=true), private sensors are left out.
 """
 
 
-def _respond(ans: AggregateAnswer, state: State, csv: bool) -> AggregateResult | Response:
+def _respond(ans: AggregateAnswer, state: State, csv: bool, coverage: bool) -> AggregateResult | Response:
     tz = state.settings.tz
     points = [(r.bucket.astimezone(tz), r.group, r.value, r.count) for r in ans.rows]
     headers = {"X-Citysense-Source": ans.source.value}
     if csv:
-        return Response(render_aggregates(points), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(render_aggregates(points, [r.coverage for r in ans.rows] if coverage else None),
+                        media_type="text/csv; charset=utf-8", headers=headers)
+    if coverage:
+        # Set explicitly, so it is written even when null (the routes leave unset fields out).
+        return AggregateResult(data=[AggregatePoint(bucket=b, group=g, value=v, count=c, coverage=r.coverage)
+                                     for (b, g, v, c), r in zip(points, ans.rows, strict=True)])
     return AggregateResult(data=[AggregatePoint(bucket=b, group=g, value=v, count=c) for b, g, v, c in points])
 
 
@@ -90,6 +104,7 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
 @router.get(
     "/aggregates",
     response_model=AggregateResult,
+    response_model_exclude_unset=True,
     responses=_RESPONSES,
     summary="a metric aggregated per time bucket and group",
     description=_DESCRIPTION,
@@ -113,19 +128,20 @@ async def aggregates(
     fill: FillParam = Fill.NONE,
     format: Format = None,
     source: SourceParam = Source.AUTO,
+    coverage: CoverageParam = False,
 ) -> AggregateResult | Response:
     flt = SensorFilter(
         districts=tuple(district), kinds=tuple(k.value for k in kind), sensors=tuple(sensor), bbox=to_bbox(bbox),
         include_private=access.authenticated,
     )
     req = build_request(metric, bucket, agg, group_by, start, end, flt, fill)
-    limits = Limits(max_rows=state.settings.api_max_rows, tz=state.settings.tz)
+    limits = Limits(max_rows=state.settings.api_max_rows, tz=state.settings.tz, coverage=coverage)
     try:
         ans = await answer(conn, req, source, limits)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     response.headers["X-Citysense-Source"] = ans.source.value
-    return _respond(ans, state, wants_csv(format, request))
+    return _respond(ans, state, wants_csv(format, request), coverage)
 
 
 _OPEN_DESCRIPTION = """
@@ -135,12 +151,16 @@ never raw readings and never what could single out a household:
 * `group_by=sensor` covers non-private sensors only;
 * every other row is published only when at least k distinct sensors fed it
   (k = CITYSENSE_API_OPEN_MIN_SENSORS, default 3); `suppressed` counts the rows left out.
+
+`coverage=true` adds each row's `coverage` (received ÷ expected readings), as on
+`/api/v1/aggregates`, so re-users can judge how complete a figure is.
 """
 
 
 @router.get(
     "/open/aggregates",
     response_model=OpenAggregateResult,
+    response_model_exclude_unset=True,
     responses=_RESPONSES,
     summary="open data: aggregates with small groups suppressed",
     description=_OPEN_DESCRIPTION,
@@ -163,6 +183,7 @@ async def open_aggregates(
     bbox: BBoxText = None,
     fill: FillParam = Fill.NONE,
     format: Format = None,
+    coverage: CoverageParam = False,
 ) -> OpenAggregateResult | Response:
     flt = SensorFilter(
         districts=tuple(district), kinds=tuple(k.value for k in kind), bbox=to_bbox(bbox), include_private=True
@@ -171,14 +192,14 @@ async def open_aggregates(
     k = state.settings.api_open_min_sensors
     limits = Limits(
         max_rows=state.settings.api_max_rows, tz=state.settings.tz,
-        min_sensors=None if group_by is GroupBy.SENSOR else k, sensor_groups_public_only=True,
+        min_sensors=None if group_by is GroupBy.SENSOR else k, sensor_groups_public_only=True, coverage=coverage,
     )
     try:
         ans = await answer(conn, req, Source.AUTO, limits)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     response.headers["X-Citysense-Source"] = ans.source.value
-    out = _respond(ans, state, wants_csv(format, request))
+    out = _respond(ans, state, wants_csv(format, request), coverage)
     if isinstance(out, Response):
         return out
     return OpenAggregateResult(data=out.data, suppressed=ans.suppressed, min_sensors=k)

@@ -34,8 +34,9 @@ async def sensors_health(
     district: Annotated[District | None, Query(description="only sensors in this district")] = None,
     status: Annotated[Status | None, Query(description="only sensors with this status")] = None,
 ) -> Response:
-    judged = await fleet_health(conn, state.settings, datetime.now(UTC), kind.value if kind else None, district,
-                                status, access.authenticated)
+    live = state.bus is not None and state.bus.subscribed
+    judged = await fleet_health(conn, state.facts, datetime.now(UTC), live,
+                                kind.value if kind else None, district, status, access.authenticated)
     # orjson writes the frozen dataclasses as they are (their fields are the contract's names):
     # thousands of entries without building a pydantic model for each.
     return Response(orjson.dumps({"data": judged}), media_type="application/json")

@@ -110,6 +110,7 @@ async def create_sensor(conn: Conn, state: State, access: AdminAccess, body: Sen
     if row is None:
         raise HTTPException(409, f"sensor {body.id!r} exists; PUT or PATCH it instead")
     state.registry.forget(body.id)
+    state.facts.forget([body.id])
     return SensorOut(**row)
 
 
@@ -141,6 +142,7 @@ async def import_sensors(request: Request, conn: Conn, state: State, access: Adm
     created, updated = await queries.import_sensors(conn, rows)
     for sensor_id, _ in rows:
         state.registry.forget(sensor_id)
+    state.facts.forget(sensor_id for sensor_id, _ in rows)
     return SensorImportResult(created=created, updated=updated)
 
 
@@ -224,6 +226,7 @@ async def put_sensor(
     if created:
         response.status_code = 201
     state.registry.forget(sensor_id)
+    state.facts.forget([sensor_id])
     return SensorOut(**row)
 
 
@@ -240,6 +243,7 @@ async def patch_sensor(
     if row is None:
         raise _not_found(sensor_id)
     state.registry.forget(sensor_id)
+    state.facts.forget([sensor_id])
     return SensorOut(**row)
 
 
@@ -255,4 +259,5 @@ async def delete_sensor(
     if not await queries.delete_sensor(conn, sensor_id, purge):
         raise _not_found(sensor_id)
     state.registry.forget(sensor_id)
+    state.facts.forget([sensor_id])
     return Response(status_code=204)

@@ -64,6 +64,15 @@ async def test_mobility(db: asyncpg.Connection, database_url: str, api) -> None:
             for m, base in zip(MODES, (30, 20, 10, 2), strict=True):
                 rows.append((s, m, t, float(rng.randrange(0, int(base * peak) + 1))))
         t += timedelta(minutes=15)
+    # Telraam's uptime per sensor and hour (stamped at the hour's start): an hour above 0 and
+    # under 0.5 was counted too little of the time; its counts must be flagged.
+    uptime: dict[tuple[str, datetime], float] = {}
+    t = prev - timedelta(hours=2)
+    while t < end + timedelta(hours=2):
+        for s in MOBILITY:
+            uptime[(s, t)] = rng.choice((0.0, 0.3, 0.45, 0.8, 1.0))
+            rows.append((s, "uptime", t, uptime[(s, t)]))
+        t += timedelta(hours=1)
     await store(database_url, rows)
     await register(db, MOBILITY)
 
@@ -76,17 +85,34 @@ async def test_mobility(db: asyncpg.Connection, database_url: str, api) -> None:
     hourly: dict[tuple[int, str, str], float] = defaultdict(float)
     total: dict[tuple[str, str], float] = defaultdict(float)
     before: dict[tuple[str, str], float] = defaultdict(float)
+    daily_low: dict[tuple[str, str, str], float] = defaultdict(float)
+    hourly_low: dict[tuple[int, str, str], float] = defaultdict(float)
+    total_low: dict[tuple[str, str], float] = defaultdict(float)
     for s, m, t, v in rows:
+        if m not in MODES:
+            continue
+        u = uptime[(s, t.replace(minute=0, second=0, microsecond=0))]
         for d in (MOBILITY[s].district or "", "all"):
             if start <= t < end:
                 local = t.astimezone(BRUSSELS)
                 daily[(local.date().isoformat(), d, m)] += v
                 hourly[(local.hour, d, m)] += v
                 total[(d, m)] += v
+                if 0 < u < 0.5:
+                    daily_low[(local.date().isoformat(), d, m)] += v
+                    hourly_low[(local.hour, d, m)] += v
+                    total_low[(d, m)] += v
             elif prev <= t < start:
                 before[(d, m)] += v
     assert {(x["day"], x["district"], x["mode"]): x["count"] for x in body["daily"]} == daily
     assert {(x["hour"], x["district"], x["mode"]): x["count"] for x in body["by_hour"]} == hourly
+    assert {(x["day"], x["district"], x["mode"]): x["low_uptime"] for x in body["daily"]} == {
+        k: daily_low.get(k, 0.0) for k in daily}
+    assert {(x["hour"], x["district"], x["mode"]): x["low_uptime"] for x in body["by_hour"]} == {
+        k: hourly_low.get(k, 0.0) for k in hourly}
+    assert {(x["district"], x["mode"]): x["low_uptime"] for x in body["totals"]} == {
+        k: total_low.get(k, 0.0) for k in total}
+    assert 0 < sum(total_low.values()) < sum(total.values())  # some hours flagged, not all
     assert body["days"] == 7
     assert all(close(x["per_day"], x["count"] / 7) for x in body["by_hour"])
     for x in body["totals"]:

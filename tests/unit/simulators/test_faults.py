@@ -31,7 +31,7 @@ def test_exact_counts_for_a_seed() -> None:
     assert len(FLEET) == 15
     assert dict(plan.stats.faults) == {
         "clock-skew": 220, "dropout": 108, "counter-reset": 6, "out-of-order": 93, "late": 86, "malformed": 103,
-        "duplicates": 94, "low-battery": 374,
+        "duplicates": 94, "low-battery": 374, "stuck": 182,
     }
     assert len(plan) == 1770
     # The counts are the events' own tags, so a test can rely on either.
@@ -147,6 +147,31 @@ def test_low_battery_changes_only_the_battery_of_battery_sensors() -> None:
     # Counted per sample whose battery signal was replaced; a format that carries no battery
     # (a Tasmota air station's) publishes none of it.
     assert 0 < low <= plan.stats.faults["low-battery"]
+
+
+def test_stuck_freezes_pm_or_humidity_at_its_failure_value_for_whole_episodes() -> None:
+    clean = {(e.sensor_id, e.measured_at, e.topic): e for e in build_plan(FLEET, START, END, 42).events}
+    plan = _plan({"stuck"})
+    frozen: dict[str, list[datetime]] = defaultdict(list)
+    shown: dict[tuple[str, str], float] = {}
+    for e in plan.events:
+        ref = clean[(e.sensor_id, e.measured_at, e.topic)]
+        assert e.publish_at == ref.publish_at
+        changed = {a.metric: a.value for a, b in zip(e.readings, ref.readings, strict=True) if a.value != b.value}
+        # PM channels fail together at 999.9; a humidity element alone, at 99.9.
+        assert changed.keys() <= {"pm1", "pm25", "pm10"} or changed.keys() == {"humidity"}, changed
+        want = 99.9 if "humidity" in changed else 999.9
+        # As the format carries it (TTN's integer µg/m3 reads 1000), and always the same value.
+        assert all(abs(v - want) <= 0.5 for v in changed.values()), changed
+        for metric, v in changed.items():
+            shown.setdefault((e.sensor_id, metric), v)
+            assert shown[(e.sensor_id, metric)] == v
+        if changed:
+            frozen[f"{e.sensor_id}/{min(changed)}"].append(e.measured_at)
+    assert {k.rsplit("/", 1)[1] for k in frozen} == {"humidity", "pm10"}  # both failures struck
+    assert sum(len(v) for v in frozen.values()) <= plan.stats.faults["stuck"]
+    # An episode lasts at least an hour: many repeats in a row, enough for health to see.
+    assert max(len(v) for v in frozen.values()) >= 12
 
 
 def test_counter_resets_restart_the_energy_counter_from_zero() -> None:
