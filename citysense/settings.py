@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     api_public_rate: str = "20/second;600/minute"
     api_live_recent_hours: int = Field(default=48, ge=1)  # latest values on connect / on the map: this far back
     api_registry_refresh_s: float = Field(default=60.0, gt=0)
+    # SensorThings (/sta/v1.1): entities per page without $top, and the most a page holds whatever $top says.
+    sta_default_top: int = Field(default=100, ge=1)
+    sta_max_top: int = Field(default=1000, ge=1, le=100_000)
 
     # Pollers (ingest/pollers): `citysense poll telraam` and `citysense poll sensor-community`
     telraam_url: str = "https://telraam-api.net"
