@@ -20,7 +20,7 @@ from api.queries.sensorthings import observations_sql
 from api.sensorthings.filtering import And, Compare, Op
 from citysense.endpoints import MqttEndpoint
 from models.metrics import METRICS
-from tests.integration.api.support import READ_KEY, Place, Row, api_process, dedupe, register, write
+from tests.integration.api.support import READ_KEY, Place, Row, api_process, dedupe, store
 from tests.integration.support import ApiProcess
 
 PLACES = {
@@ -51,12 +51,7 @@ def generate(seed: int = 17) -> list[Row]:
 @pytest.fixture
 async def dataset(db: asyncpg.Connection, database_url: str) -> list[Row]:
     rows = generate()
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    try:
-        await write(pool, rows)
-    finally:
-        await pool.close()
-    await register(db, PLACES)
+    await store(database_url, db, rows, PLACES)
     await db.execute("UPDATE sensors SET model = 'SDS011' WHERE id LIKE 'sta:a%'")
     return dedupe(rows)
 
