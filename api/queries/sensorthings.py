@@ -11,7 +11,7 @@ A `$filter` is rendered from the predicate tree with every literal a bind parame
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -65,16 +65,19 @@ def render_filter(pred: Predicate, args: list[object]) -> str:
     return f"{column} {_SQL_OPS[pred.op]} ${len(args)}"
 
 
-def observations_sql(pred: Predicate | None, after: datetime | None, descending: bool,
-                     offset: int) -> tuple[str, list[object]]:
-    """The statement of one page and its arguments after $1 sensor, $2 metric, $3 limit."""
-    args: list[object] = []
+def observations_sql(pred: Predicate | None, after: datetime | None, descending: bool, offset: int,
+                     until: datetime | None = None, from_: datetime | None = None) -> tuple[str, list[object]]:
+    """The statement of one page and its arguments after $1 sensor, $2 metric, $3 limit. `after`:
+    the keyset (exclusive); `from_` and `until` bound the window in the page's direction, so the
+    planner opens only the chunks of the window."""
+    args: list[object] = [None, None, None]  # $1-$3; render_filter numbers from len(args) + 1
     where = ["sensor_id = $1", "metric = $2"]
-    # Placeholders $1-$3 are taken; render_filter numbers from len(args) + 1, so pad first.
-    args.extend([None, None, None])
-    if after is not None:
-        args.append(after)
-        where.append(f"time {'<' if descending else '>'} ${len(args)}")
+    # Windows follow each other, each one's `until` the next one's `from_`: ascending [from_, until),
+    # descending [until, from_), so a row on a window edge is read once.
+    for value, ascending_op, descending_op in ((after, ">", "<"), (from_, ">=", "<"), (until, "<", ">=")):
+        if value is not None:
+            args.append(value)
+            where.append(f"time {descending_op if descending else ascending_op} ${len(args)}")
     if pred is not None:
         where.append(render_filter(pred, args))
     order = "DESC" if descending else "ASC"
@@ -85,13 +88,58 @@ def observations_sql(pred: Predicate | None, after: datetime | None, descending:
     return sql, args[3:]
 
 
+# The series' rows per local day, in the page's direction from the keyset on: where a page of N rows
+# ends (at the latest) is read from their counts without touching the readings.
+_DAYS_ASC = """
+SELECT day, count FROM readings_daily
+WHERE sensor_id = $1 AND metric = $2 AND ($3::timestamptz IS NULL OR day > $3 - interval '26 hours')
+ORDER BY day LIMIT $4"""
+_DAYS_DESC = """
+SELECT day, count FROM readings_daily
+WHERE sensor_id = $1 AND metric = $2 AND ($3::timestamptz IS NULL OR day <= $3)
+ORDER BY day DESC LIMIT $4"""
+_DAY = timedelta(hours=26)  # longer than any local day (23-25 h)
+_MAX_DAYS = 400
+
+
+def window_end(days: list[tuple[datetime, int]], need: int, descending: bool) -> datetime | None:
+    """Where a window holding at least `need` rows of these days ends: after the day at which their
+    counts (whole days, so at least what lies past the keyset) reach `need`; None: the end of the series."""
+    total = 0
+    for day, count in days:
+        total += count
+        if total >= need:
+            return day if descending else day + _DAY
+    return None
+
+
 async def observations(
     conn: asyncpg.Connection, sensor_id: str, metric: str, pred: Predicate | None, after: datetime | None,
     descending: bool, limit: int, offset: int = 0,
 ) -> list[tuple[datetime, float]]:
-    sql, rest = observations_sql(pred, after, descending, offset)
-    rows = await conn.fetch(sql, sensor_id, metric, limit, *rest)
-    return [(r["time"], r["value"]) for r in rows]
+    """A page: up to `limit` rows after the keyset. A hypertable query without an upper bound on time
+    plans every chunk after the keyset (a year of daily chunks: most of the page's time), so the page
+    is read in windows that the daily counts say hold enough rows; a filter that drops rows may need
+    a next window."""
+    if offset:  # $skip: rare (nextLinks carry the keyset), one unbounded query
+        sql, rest = observations_sql(pred, after, descending, offset)
+        return [(r["time"], r["value"]) for r in await conn.fetch(sql, sensor_id, metric, limit, *rest)]
+    out: list[tuple[datetime, float]] = []
+    lo: datetime | None = None  # where the current window starts, after the first
+    # A filter drops an unknown share of the rows: each further window is sized for 4x more.
+    growth = 1
+    while len(out) < limit:
+        start = lo if lo is not None else after
+        days = await conn.fetch(_DAYS_DESC if descending else _DAYS_ASC, sensor_id, metric, start, _MAX_DAYS)
+        end = window_end([(d["day"], d["count"]) for d in days], (limit - len(out)) * growth, descending)
+        growth *= 4
+        sql, rest = observations_sql(pred, after if lo is None else None, descending, 0, until=end, from_=lo)
+        rows = await conn.fetch(sql, sensor_id, metric, limit - len(out), *rest)
+        out.extend((r["time"], r["value"]) for r in rows)
+        if end is None or not days:
+            break
+        lo = end
+    return out
 
 
 async def count_observations(conn: asyncpg.Connection, sensor_id: str, metric: str, pred: Predicate | None) -> int:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+
+import orjson
 
 from api.sensorthings.filtering import Value, matches
 from api.sensorthings.graph import Entity
@@ -33,6 +35,31 @@ def render(
     keep = {"@iot.id" if s == "id" else "@iot.selfLink" if s == "selfLink" else
             f"{s}@iot.navigationLink" if s in et.links else s for s in select}
     return {k: v for k, v in out.items() if k in keep}
+
+
+def observation_page(
+    base: str, ds_id: str, rows: Sequence[tuple[datetime, float]], select: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The documents of a page of a Datastream's Observations: what render() makes of each, built
+    from strings shared by the page (a page holds up to CITYSENSE_STA_MAX_TOP of them)."""
+    prefix = f"{base}/Observations('{ds_id.replace(chr(39), chr(39) * 2)}@"
+    # format_time() for the whole page in one call of orjson's C code (the same RFC 3339 text as
+    # isoformat(); profiled: the per-row isoformat() was half of a page's Python time).
+    times = [t if t.tzinfo is UTC else t.astimezone(UTC) for t, _ in rows]
+    texts: list[str] = orjson.loads(orjson.dumps(times, option=orjson.OPT_UTC_Z))
+    out = []
+    for text, (_, value) in zip(texts, rows, strict=True):
+        self_link = f"{prefix}{text}')"
+        out.append({
+            "@iot.id": f"{ds_id}@{text}", "@iot.selfLink": self_link, "phenomenonTime": text, "resultTime": None,
+            "result": value, "Datastream@iot.navigationLink": f"{self_link}/Datastream",
+            "FeatureOfInterest@iot.navigationLink": f"{self_link}/FeatureOfInterest",
+        })
+    if select:
+        keep = set(render(base, "Observation", "x", {"phenomenonTime": "", "resultTime": None, "result": 0.0},
+                          select))
+        out = [{k: v for k, v in doc.items() if k in keep} for doc in out]
+    return out
 
 
 def observation_doc(ds_id: str, time: datetime, value: float) -> tuple[str, dict[str, Any]]:

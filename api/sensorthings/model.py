@@ -101,9 +101,11 @@ def split_datastream_id(ds_id: str) -> tuple[str, str]:
 
 
 def format_time(t: datetime) -> str:
-    """UTC with microseconds only when there are some; the same text in ids, documents and tokens."""
-    text = t.astimezone(UTC).isoformat(timespec="microseconds" if t.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    """UTC, with microseconds only when there are some (isoformat's default); the same text in ids,
+    documents and tokens."""
+    if t.tzinfo is not UTC:  # asyncpg's times are already UTC: no conversion on the hot path
+        t = t.astimezone(UTC)
+    return t.isoformat().replace("+00:00", "Z")
 
 
 def observation_id(ds_id: str, time: datetime) -> str:

@@ -14,6 +14,7 @@ from api.sensorthings.documents import (
     collection,
     next_link,
     observation_doc,
+    observation_page,
     page,
     render,
 )
@@ -190,10 +191,11 @@ async def _observations(conn: asyncpg.Connection, req: Request, graph: Graph, ds
                                   opts.top + 1, opts.skip)
     more = len(rows) > opts.top
     rows = rows[:opts.top]
-    values = []
-    for time, value in rows:
-        oid, doc = observation_doc(ds.id, time, value)
-        values.append(_observation_document(req, graph, ds, oid, doc, opts))
+    if opts.expand:
+        values = [_observation_document(req, graph, ds, *observation_doc(ds.id, time, value), opts)
+                  for time, value in rows]
+    else:
+        values = observation_page(req.base, ds.id, rows, opts.select)
     count = await sql.count_observations(conn, sensor_id, metric, opts.filter) if opts.count else None
     link = None
     if more and rows:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from api.sensorthings.documents import next_link, page, render
+from api.queries.sensorthings import window_end
+from api.sensorthings.documents import next_link, observation_doc, observation_page, page, render
 from api.sensorthings.graph import SensorRow, SeriesRow, build_graph
 from api.sensorthings.model import ENTITIES
 from api.sensorthings.options import parse_options
@@ -67,3 +68,20 @@ def test_render_select_and_links() -> None:
         "@iot.id": "a", "Locations@iot.navigationLink": "b/Things('a')/Locations"}
     assert next_link("b", "Things", {"$top": "5", "$skip": "0", "$filter": "a eq 'b'"}, **{"$skip": "5"}) == \
         "b/Things?%24top=5&%24filter=a+eq+%27b%27&%24skip=5"
+
+
+def test_observation_page_is_render_of_each_observation() -> None:
+    rows = [(datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 1.5), (datetime(2026, 3, 29, 1, 0, 0, 7, tzinfo=UTC), -2.0)]
+    for select in ((), ("id", "result", "Datastream")):
+        want = [render("b", "Observation", oid, doc, select)
+                for oid, doc in (observation_doc("it's:pm25", t, v) for t, v in rows)]
+        assert observation_page("b", "it's:pm25", rows, select) == want
+    assert want[1]["@iot.id"] == "it's:pm25@2026-03-29T01:00:00.000007Z"
+
+
+def test_window_end_counts_whole_days() -> None:
+    days = [(T + timedelta(days=i), 600) for i in range(5)]
+    assert window_end(days, 1000, descending=False) == T + timedelta(days=1, hours=26)
+    assert window_end(days, 600, descending=False) == T + timedelta(hours=26)
+    assert window_end(list(reversed(days)), 1000, descending=True) == T + timedelta(days=3)
+    assert window_end(days, 5000, descending=False) is None
