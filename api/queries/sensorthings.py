@@ -99,16 +99,27 @@ SELECT day, count FROM readings_daily
 WHERE sensor_id = $1 AND metric = $2 AND ($3::timestamptz IS NULL OR day <= $3)
 ORDER BY day DESC LIMIT $4"""
 _DAY = timedelta(hours=26)  # longer than any local day (23-25 h)
+_LOCAL_DAY = timedelta(hours=24)
 _MAX_DAYS = 400
 
 
-def window_end(days: list[tuple[datetime, int]], need: int, descending: bool) -> datetime | None:
-    """Where a window holding at least `need` rows of these days ends: after the day at which their
-    counts (whole days, so at least what lies past the keyset) reach `need`; None: the end of the series."""
-    total = 0
+def window_end(
+    days: list[tuple[datetime, int]], need: int, descending: bool, start: datetime | None
+) -> datetime | None:
+    """Where a window from `start` holding about `need` rows of these days ends (a quarter more, for
+    uneven days): the day containing `start` counts for the part of it past `start` (rows assumed
+    spread evenly), the others whole. None: to the end of the series. Too short a window only costs
+    another one; too long one costs planning a chunk more."""
+    total = 0.0
     for day, count in days:
-        total += count
-        if total >= need:
+        if start is None:
+            share = 1.0
+        elif descending:
+            share = (start - day) / _LOCAL_DAY
+        else:
+            share = (day + _LOCAL_DAY - start) / _LOCAL_DAY
+        total += count * min(1.0, max(0.0, share))
+        if total >= need * 1.25:
             return day if descending else day + _DAY
     return None
 
@@ -131,7 +142,7 @@ async def observations(
     while len(out) < limit:
         start = lo if lo is not None else after
         days = await conn.fetch(_DAYS_DESC if descending else _DAYS_ASC, sensor_id, metric, start, _MAX_DAYS)
-        end = window_end([(d["day"], d["count"]) for d in days], (limit - len(out)) * growth, descending)
+        end = window_end([(d["day"], d["count"]) for d in days], (limit - len(out)) * growth, descending, start)
         growth *= 4
         sql, rest = observations_sql(pred, after if lo is None else None, descending, 0, until=end, from_=lo)
         rows = await conn.fetch(sql, sensor_id, metric, limit - len(out), *rest)

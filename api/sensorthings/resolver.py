@@ -183,19 +183,22 @@ def _observation_document(req: Request, graph: Graph, ds: Entity, oid: str, doc:
     return out
 
 
-async def _observations(conn: asyncpg.Connection, req: Request, graph: Graph, ds: Entity,
+async def _observations(conn: asyncpg.Connection, req: Request, graph: Graph | None, ds_id: str,
                         opts: QueryOptions) -> dict[str, Any]:
-    sensor_id, metric = split_datastream_id(ds.id)
+    """A page of a Datastream's Observations; `graph` (the Datastream's entities) only for $expand."""
+    sensor_id, metric = split_datastream_id(ds_id)
     descending = bool(opts.orderby) and opts.orderby[0].descending
     rows = await sql.observations(conn, sensor_id, metric, opts.filter, opts.skiptoken, descending,
                                   opts.top + 1, opts.skip)
     more = len(rows) > opts.top
     rows = rows[:opts.top]
     if opts.expand:
-        values = [_observation_document(req, graph, ds, *observation_doc(ds.id, time, value), opts)
+        assert graph is not None
+        ds = _get(graph, "Datastream", ds_id)
+        values = [_observation_document(req, graph, ds, *observation_doc(ds_id, time, value), opts)
                   for time, value in rows]
     else:
-        values = observation_page(req.base, ds.id, rows, opts.select)
+        values = observation_page(req.base, ds_id, rows, opts.select)
     count = await sql.count_observations(conn, sensor_id, metric, opts.filter) if opts.count else None
     link = None
     if more and rows:
@@ -211,6 +214,13 @@ async def answer(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
         return root(req.base)
     target = BY_PLURAL[segments[-1].type.plural]
     opts = parse_options(req.params, target, req.default_top, req.max_top)
+    if [s.type.name for s in segments] == ["Datastream", "Observation"] and segments[0].id and not segments[1].id \
+            and not opts.expand:
+        # The hot path (paging through a series): one query says the Datastream exists and may be seen.
+        sensor_id, metric = split_datastream_id(segments[0].id)
+        if not await sql.series(conn, req.include_private, sensor_id, metric):
+            raise NotFound(f"no Datastream {segments[0].id!r}")
+        return await _observations(conn, req, None, segments[0].id, opts)
     graph = await _graph(conn, segments, req.include_private)
     at = await _walk(conn, graph, segments)
     if isinstance(at, _Single):
@@ -218,7 +228,7 @@ async def answer(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
     if isinstance(at, _Observation):
         return _observation_document(req, graph, at.datastream, at.id, at.doc, opts)
     if isinstance(at, _Observations):
-        return await _observations(conn, req, graph, at.datastream, opts)
+        return await _observations(conn, req, graph, at.datastream.id, opts)
     got = page(at.entities, opts)
     link = None
     if got.more:

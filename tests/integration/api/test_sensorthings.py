@@ -29,6 +29,7 @@ PLACES = {
     "sta:a3": Place("Leuven", 50.881, 4.705, kind="air"),
     "sta:e1": Place("Kessel-Lo", 50.888, 4.731, private=True, kind="energy"),
     "sta:x1": Place(None, kind="air"),
+    "sta:w1": Place("Wilsele", 50.90, 4.69, kind="air"),  # 12 days: pages read in several windows
 }
 START = datetime(2026, 11, 20, 22, tzinfo=UTC)
 END = datetime(2026, 11, 22, 3, tzinfo=UTC)
@@ -37,7 +38,13 @@ END = datetime(2026, 11, 22, 3, tzinfo=UTC)
 def generate(seed: int = 17) -> list[Row]:
     rng = random.Random(seed)
     rows: list[Row] = []
+    t = START - timedelta(days=10)
+    while t < END:
+        rows.append(("sta:w1", "pm25", t, round(rng.uniform(0, 100), 2)))
+        t += timedelta(minutes=5)
     for sensor in PLACES:
+        if sensor == "sta:w1":
+            continue
         metrics = ["power"] if sensor == "sta:e1" else ["pm25", "temperature"]
         for metric in metrics:
             t = START + timedelta(seconds=rng.randrange(0, 300))
@@ -140,6 +147,24 @@ async def test_observation_paging_and_filter_match_numpy(dataset: list[Row], htt
         np.testing.assert_array_equal(np.array([_ts(o["phenomenonTime"]) for o in seen]), want_times)
         by_time = dict(zip(times, values, strict=True))
         assert [o["result"] for o in seen] == [by_time[t] for t in want_times]
+
+
+async def test_pages_across_days_and_sparse_filters_match_numpy(dataset: list[Row], http: httpx.AsyncClient) -> None:
+    """Pages whose rows lie in one window, and pages of a filter so sparse that a page spans days
+    (each further window sized for more rows): all of them, in both orders, as numpy says."""
+    times, values = _series(dataset, "sta:w1", "pm25")
+    for flt, mask in ((None, np.ones(len(values), dtype=bool)), ("result gt 97.5", values > 97.5)):
+        for order in ("asc", "desc"):
+            url: str | None = "Datastreams('sta:w1:pm25')/Observations"
+            params: dict[str, str] | None = {"$top": "100", "$orderby": f"phenomenonTime {order}",
+                                             **({"$filter": flt} if flt else {})}
+            got: list[float] = []
+            while url is not None:
+                body = (await http.get(url, params=params)).json()
+                got += [_ts(o["phenomenonTime"]) for o in body["value"]]
+                url, params = body.get("@iot.nextLink"), None
+            want = times[mask] if order == "asc" else times[mask][::-1]
+            np.testing.assert_array_equal(np.array(got), want)
 
 
 async def test_entity_filters_orderby_select_expand(dataset: list[Row], http: httpx.AsyncClient) -> None:

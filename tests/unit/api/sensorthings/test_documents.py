@@ -79,9 +79,15 @@ def test_observation_page_is_render_of_each_observation() -> None:
     assert want[1]["@iot.id"] == "it's:pm25@2026-03-29T01:00:00.000007Z"
 
 
-def test_window_end_counts_whole_days() -> None:
+def test_window_end_counts_what_lies_past_the_start() -> None:
     days = [(T + timedelta(days=i), 600) for i in range(5)]
-    assert window_end(days, 1000, descending=False) == T + timedelta(days=1, hours=26)
-    assert window_end(days, 600, descending=False) == T + timedelta(hours=26)
-    assert window_end(list(reversed(days)), 1000, descending=True) == T + timedelta(days=3)
-    assert window_end(days, 5000, descending=False) is None
+    # 1,250 rows wanted (1,000 and a quarter): days 0, 1 and a part of 2.
+    assert window_end(days, 1000, False, None) == T + timedelta(days=2, hours=26)
+    assert window_end(days, 400, False, None) == T + timedelta(hours=26)
+    # From noon of day 0: 300 + 600 + 600 >= 1,250 on day 2.
+    assert window_end(days, 1000, False, T + timedelta(hours=12)) == T + timedelta(days=2, hours=26)
+    # A day wholly before the start counts nothing.
+    assert window_end(days, 400, False, T + timedelta(days=1)) == T + timedelta(days=1, hours=26)
+    back = list(reversed(days))
+    assert window_end(back, 1000, True, T + timedelta(days=4, hours=12)) == T + timedelta(days=2)
+    assert window_end(days, 5000, False, None) is None
