@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -24,4 +25,5 @@ async def catalogue(conn: asyncpg.Connection, base: str, publisher: Publisher, b
         coverage[ds.id] = Coverage(first, last)
     files = [BulkFile(f.dataset, f.day, bulk_url(base, f.dataset, f.name), f.size, f.modified)
              for f in list_files(bulk_dir)]
-    return catalog_graph(base, publisher, DATASETS, coverage, files)
+    # rdflib is pure Python: building the graph (~0.1 s) runs off the event loop.
+    return await asyncio.to_thread(catalog_graph, base, publisher, DATASETS, coverage, files)

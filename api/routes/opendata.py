@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
@@ -46,7 +47,9 @@ async def catalog(
     graph = await catalogue(conn, _base(request), Publisher(cfg.open_publisher_name, cfg.open_publisher_url),
                             cfg.open_bulk_dir)
     turtle = "text/turtle" in accept
-    return Response(serialize(graph, turtle),
+    # rdflib is pure Python (~0.1-0.3 s for this graph): off the event loop.
+    body = await asyncio.to_thread(serialize, graph, turtle)
+    return Response(body,
                     media_type="text/turtle; charset=utf-8" if turtle else "application/ld+json")
 
 
@@ -56,12 +59,17 @@ async def catalog(
     summary="open data: the daily bulk files",
     description="Every bulk file: one gzip CSV per dataset and local day, built by `citysense open-data build`.",
 )
-async def bulk_index(request: Request, _access: OpenAccess, state: State) -> BulkFileList:
+async def bulk_index(
+    request: Request, _access: OpenAccess, state: State,
+    dataset: Annotated[str | None, Query(description=f"only this dataset: one of {', '.join(BY_ID)}")] = None,
+) -> BulkFileList:
+    if dataset is not None and dataset not in BY_ID:
+        raise HTTPException(400, f"unknown dataset {dataset!r}; one of {', '.join(BY_ID)}")
     base = _base(request)
     return BulkFileList(data=[
         BulkFileOut(dataset=f.dataset, day=f.day, url=bulk_url(base, f.dataset, f.name), bytes=f.size,
                     modified=f.modified, etag=f.etag)
-        for f in list_files(state.settings.open_bulk_dir)
+        for f in list_files(state.settings.open_bulk_dir) if dataset in (None, f.dataset)
     ])
 
 

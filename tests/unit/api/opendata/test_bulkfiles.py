@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+from rdflib import DCAT
 
 from api.opendata.bulkfiles import COLUMNS, BulkRow, file_etag, file_name, matches_etag, parse_file_name, render_csv
-from api.opendata.catalog import city_bbox
+from api.opendata.catalog import LISTED_DAYS, BulkFile, Publisher, catalog_graph, city_bbox
 from api.opendata.command import default_range
 from api.opendata.datasets import DATASETS
 from models.districts import CENTRES
@@ -57,3 +59,14 @@ def test_default_range_reaches_back_over_the_late_window() -> None:
 def test_city_bbox_holds_every_district_centre() -> None:
     x0, y0, x1, y1 = city_bbox()
     assert all(x0 < lon < x1 and y0 < lat < y1 for lat, lon in CENTRES.values())
+
+
+def test_catalogue_lists_the_recent_files_and_the_index() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    files = [BulkFile("energy", date(2026, 1, 1) + timedelta(days=i), f"http://x/e-{i}.csv.gz", 10, t)
+             for i in range(LISTED_DAYS + 9)]
+    g = catalog_graph("http://x", Publisher("p", "http://p"), DATASETS, {}, files)
+    downloads = sorted(str(o) for o in g.objects(None, DCAT.downloadURL))
+    assert downloads == sorted(f.url for f in files[-LISTED_DAYS:])
+    access = {str(o) for o in g.objects(None, DCAT.accessURL)}
+    assert "http://x/api/v1/open/bulk?dataset=energy" in access
