@@ -45,7 +45,7 @@ def _json(body: object, status: int = 200) -> Response:
 
 async def _answer(request: Request, path: str, access: ReadAccess, state: State, conn: Conn) -> Response:
     base = str(request.base_url).rstrip("/") + PREFIX
-    req = resolver.Request(
+    req = resolver.StaRequest(
         base=base, path=path, params=dict(request.query_params), include_private=access.authenticated,
         default_top=state.settings.sta_default_top, max_top=state.settings.sta_max_top,
     )

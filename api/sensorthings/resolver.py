@@ -38,7 +38,7 @@ CONFORMANCE = [
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
+class StaRequest:
     base: str  # the service root, e.g. http://host/sta/v1.1
     path: str  # below the root, without leading slash
     params: Mapping[str, str]
@@ -160,7 +160,7 @@ async def _walk(conn: asyncpg.Connection, graph: Graph, segments: list[Segment])
     return at
 
 
-def _document(req: Request, graph: Graph, e: Entity, opts: QueryOptions) -> dict[str, Any]:
+def _document(req: StaRequest, graph: Graph, e: Entity, opts: QueryOptions) -> dict[str, Any]:
     out = render(req.base, e.type, e.id, e.doc, opts.select)
     for nav in opts.expand:
         et = ENTITIES[e.type]
@@ -171,7 +171,7 @@ def _document(req: Request, graph: Graph, e: Entity, opts: QueryOptions) -> dict
     return out
 
 
-def _observation_document(req: Request, graph: Graph, ds: Entity, oid: str, doc: dict[str, Any],
+def _observation_document(req: StaRequest, graph: Graph, ds: Entity, oid: str, doc: dict[str, Any],
                           opts: QueryOptions) -> dict[str, Any]:
     out = render(req.base, "Observation", oid, doc, opts.select)
     for nav in opts.expand:
@@ -183,7 +183,7 @@ def _observation_document(req: Request, graph: Graph, ds: Entity, oid: str, doc:
     return out
 
 
-async def _observations(conn: asyncpg.Connection, req: Request, graph: Graph | None, ds_id: str,
+async def _observations(conn: asyncpg.Connection, req: StaRequest, graph: Graph | None, ds_id: str,
                         opts: QueryOptions) -> dict[str, Any]:
     """A page of a Datastream's Observations; `graph` (the Datastream's entities) only for $expand."""
     sensor_id, metric = split_datastream_id(ds_id)
@@ -208,7 +208,7 @@ async def _observations(conn: asyncpg.Connection, req: Request, graph: Graph | N
     return collection(values, count, link)
 
 
-async def answer(conn: asyncpg.Connection, req: Request) -> dict[str, Any]:
+async def answer(conn: asyncpg.Connection, req: StaRequest) -> dict[str, Any]:
     segments = parse_path(req.path)
     if not segments:
         return root(req.base)

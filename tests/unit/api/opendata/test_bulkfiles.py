@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, date, datetime, timedelta
 
-from rdflib import DCAT
+from rdflib import namespace as rdfns
 
 from api.opendata.bulkfiles import COLUMNS, BulkRow, file_etag, file_name, matches_etag, parse_file_name, render_csv
 from api.opendata.catalog import LISTED_DAYS, BulkFile, Publisher, catalog_graph, city_bbox
@@ -66,7 +66,7 @@ def test_catalogue_lists_the_recent_files_and_the_index() -> None:
     files = [BulkFile("energy", date(2026, 1, 1) + timedelta(days=i), f"http://x/e-{i}.csv.gz", 10, t)
              for i in range(LISTED_DAYS + 9)]
     g = catalog_graph("http://x", Publisher("p", "http://p"), DATASETS, {}, files)
-    downloads = sorted(str(o) for o in g.objects(None, DCAT.downloadURL))
+    downloads = sorted(str(o) for o in g.objects(None, rdfns.DCAT.downloadURL))
     assert downloads == sorted(f.url for f in files[-LISTED_DAYS:])
-    access = {str(o) for o in g.objects(None, DCAT.accessURL)}
+    access = {str(o) for o in g.objects(None, rdfns.DCAT.accessURL)}
     assert "http://x/api/v1/open/bulk?dataset=energy" in access
