@@ -86,7 +86,8 @@ def page(entities: Sequence[Entity], opts: QueryOptions) -> Page:
     for order in reversed(opts.orderby):
         chosen.sort(key=lambda e, o=order: _sort_key(e, o), reverse=order.descending)  # type: ignore[misc]
     window = chosen[opts.skip:opts.skip + opts.top]
-    return Page(window, len(chosen), opts.skip + opts.top < len(chosen))
+    # $top=0 asks for the count alone: no next page, which would be the same empty one.
+    return Page(window, len(chosen), opts.top > 0 and opts.skip + opts.top < len(chosen))
 
 
 def next_link(base: str, path: str, params: Mapping[str, str], **changes: str | None) -> str:

@@ -58,6 +58,8 @@ def test_pages_agree_with_python() -> None:
     assert got.count == len(chosen)
     assert [d.id for d in got.items] == [d.id for d in chosen[3:10]]
     assert got.more == (len(chosen) > 10)
+    counted = page(datastreams, parse_options({"$top": "0", "$count": "true"}, ENTITIES["Datastream"], 100, 1000))
+    assert (counted.items, counted.count, counted.more) == ([], len(datastreams), False)
 
 
 def test_render_select_and_links() -> None:
