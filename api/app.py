@@ -26,7 +26,7 @@ from api.live.pages import SharedPages
 from api.metrics import instrument
 from api.push.intake import Intake
 from api.push.publisher import PushPublisher
-from api.routes import aggregates, dashboard, health, ingest, live, policy, sensors
+from api.routes import aggregates, dashboard, health, ingest, live, opendata, policy, sensors, sensorthings
 from api.routes.alerts import router as alerts_router
 from api.routes.fleet_health import router as fleet_health_router
 from api.sensor_cache import RegistryCache
@@ -160,5 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy.router)
     app.include_router(live.router)
     app.include_router(alerts_router)
+    app.include_router(opendata.router)
+    app.include_router(sensorthings.router)
     app.include_router(dashboard.router)
     return app

@@ -381,3 +381,17 @@ class AirQualityReport(BaseModel):
     exceedances: list[Exceedance]
 
     model_config = ConfigDict(serialize_by_alias=True)
+
+
+# Open data: bulk files
+class BulkFileOut(BaseModel):
+    dataset: str
+    day: date = Field(description="the local day (CITYSENSE_TIMEZONE) the file holds")
+    url: str
+    bytes: int
+    modified: datetime
+    etag: str
+
+
+class BulkFileList(BaseModel):
+    data: list[BulkFileOut]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-STAGES = ("ceiling", "naive", "ingest1", "replicas", "latency", "writer", "clients")
-DEFAULT_STAGES = STAGES[:6]  # "clients" (other MQTT clients' receive ceilings) only when asked for
+STAGES = ("ceiling", "naive", "ingest1", "replicas", "latency", "writer", "clients", "sta")
+# "clients" (other MQTT clients' receive ceilings) and "sta" (SensorThings paging, bench/api_sensorthings.py)
+# only when asked for.
+DEFAULT_STAGES = STAGES[:6]
 CLIENTS = ("paho-buffered", "paho-batched", "gmqtt", "gmqtt-uvloop")
 FULL = {"messages": 500_000, "live_messages": 250_000, "backlog": 1_000_000, "naive_messages": 20_000,
         "paced_seconds": 20.0, "writer_batches": 30}
@@ -61,7 +63,9 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--stages", type=_stages, default=DEFAULT_STAGES, metavar="LIST",
                    help=f"comma-separated subset of {','.join(STAGES)} (default: {','.join(DEFAULT_STAGES)}); "
-                        "clients: the receive ceiling (orjson, --messages) of other MQTT clients, see --clients")
+                        "clients: the receive ceiling (orjson, --messages) of other MQTT clients, see --clients; "
+                        "sta: paging through a year of one SensorThings Datastream, 1,000 Observations a page "
+                        "(alone, it runs without broker or message set)")
     p.add_argument("--clients", type=_clients, default=CLIENTS, metavar="LIST",
                    help=f"for the clients stage, a comma-separated subset of {','.join(CLIENTS)} (default: all); "
                         "paho-buffered: paho on a socket read 256 KiB at a time; paho-batched: that, driven by "

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from bench import api_latency as api_bench
-from bench import api_live, api_push, report
+from bench import api_live, api_push, api_sensorthings, report
 from bench.broker import BusListener
 from bench.harness import Bench, bench_log, read_text, rss_mb
 from bench.messages import load_or_generate
@@ -187,6 +187,16 @@ def main(args: Any) -> int:
     settings = load_settings()
     _ensure_database(settings, say)
     quick = bool(args.quick)
+    sta: dict[str, Any] | None = None
+    if "sta" in args.stages:
+        say("SensorThings paging benchmark (bench/api_sensorthings.py) …")
+        try:
+            sta = asyncio.run(api_sensorthings.run(settings, quick))
+        except Exception as exc:  # reported, like a failed stage
+            sta = {"error": f"{type(exc).__name__}: {exc}"}
+        if set(args.stages) == {"sta"}:  # nothing of the ingest bench asked for
+            print(json.dumps({"sensorthings": sta}, indent=2, default=str))
+            return 1 if "error" in sta else 0
     tmp = tempfile.mkdtemp(prefix="citysense-bench-")
     if True:  # the work dir (logs, broker state) is removed after a run that verified, kept otherwise
         b = Bench(settings, args, say, Path(tmp))
@@ -264,6 +274,8 @@ def main(args: Any) -> int:
         }
         if api is not None:
             out["api"] = api
+        if sta is not None:
+            out["sensorthings"] = sta
     ok = bool(out["verification"]["ok"]) and not (api or {}).get("error")
     if ok and not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -126,6 +126,12 @@ def _bridge_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_data(args: argparse.Namespace) -> int:
+    from api.opendata import command
+
+    return command.run(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     bench_run = _wing("bench.run", "bench")
     return 2 if bench_run is None else int(bench_run.main(args))
@@ -175,6 +181,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = add("bridge-config", _bridge_config, "write the Mosquitto bridge from a LoRaWAN network server's broker")
     p.add_argument("server", choices=["ttn"], help="ttn: The Things Stack (CITYSENSE_BRIDGE_TTN_*)")
     p.add_argument("--output", "-o", help="write to this file (mode 600) instead of standard output")
+    p = add("open-data", _open_data, "build the open-data bulk files (daily CSV per dataset) of past days")
+    if command == "open-data":
+        from api.opendata.command import add_options as add_open_data_options
+
+        add_open_data_options(p)
     p = add("bench", _bench, "the throughput/latency benchmark; prints a JSON report")
     if command == "bench" and importlib.util.find_spec("bench") is not None:  # else _bench says why
         from bench.options import add_bench_options

@@ -7,6 +7,7 @@ so the commands work right after `make demo` without exports.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -98,6 +99,14 @@ class Settings(BaseSettings):
     # exactly it), or empty for no tiles (the schematic districts only); and the attribution its licence asks.
     map_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    # SensorThings (/sta/v1.1): entities per page without $top, and the most a page holds whatever $top says.
+    sta_default_top: int = Field(default=100, ge=1)
+    sta_max_top: int = Field(default=1000, ge=1, le=100_000)
+    # Open data (docs/open-data.md): where `citysense open-data build` writes the bulk files and the API
+    # serves them from, and who publishes the DCAT-AP catalogue.
+    open_bulk_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "citysense" / "open-data")
+    open_publisher_name: str = "Stad Leuven"
+    open_publisher_url: str = "https://www.leuven.be"
 
     # Pollers (ingest/pollers): `citysense poll telraam` and `citysense poll sensor-community`
     telraam_url: str = "https://telraam-api.net"

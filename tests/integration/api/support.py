@@ -70,6 +70,16 @@ async def register(conn: asyncpg.Connection, places: dict[str, Place]) -> None:
         )
 
 
+async def store(database_url: str, db: asyncpg.Connection, rows: Sequence[Row], places: dict[str, Place]) -> None:
+    """Write `rows` through the real write path on a pool of its own, then register `places`."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await write(pool, rows)
+    finally:
+        await pool.close()
+    await register(db, places)
+
+
 def mqtt_url(ep: MqttEndpoint) -> str:
     auth = f"{ep.username}:{ep.password or ''}@" if ep.username else ""
     return f"{'mqtts' if ep.tls else 'mqtt'}://{auth}{ep.host}:{ep.port}"
