@@ -59,16 +59,22 @@ async def _cadences(conn: asyncpg.Connection, req: AggregateRequest, sensors: li
     return [Cadence(group[r["sensor_id"]], r["first_seen"], r["interval_s"]) for r in rows]
 
 
-async def answer(
-    conn: asyncpg.Connection, req: AggregateRequest, requested: Source, limits: Limits
-) -> AggregateAnswer:
+async def _sensors(conn: asyncpg.Connection, req: AggregateRequest, limits: Limits) -> list[asyncpg.Record]:
+    """The sensors the request's filter selects, as the answer may show them."""
     f = req.filter
     bbox = (f.bbox.min_lon, f.bbox.min_lat, f.bbox.max_lon, f.bbox.max_lat) if f.bbox else None
-    sensors = await sql.select_sensors(
+    sensors: list[asyncpg.Record] = await sql.select_sensors(
         conn, list(f.districts), list(f.kinds), list(f.sensors), bbox, f.include_private
     )
     if req.group_by is GroupBy.SENSOR and limits.sensor_groups_public_only:
         sensors = [s for s in sensors if not s["private"]]
+    return sensors
+
+
+async def answer(
+    conn: asyncpg.Connection, req: AggregateRequest, requested: Source, limits: Limits
+) -> AggregateAnswer:
+    sensors = await _sensors(conn, req, limits)
     ids = [s["id"] for s in sensors]
     # The SQL computes the same keys from the same rows; here they only count the groups.
     keys = [group_key(req.group_by, s["id"], s["kind"], s["district"]) for s in sensors]
@@ -86,6 +92,23 @@ async def answer(
     else:
         rows = sort_rows(rows)
     if limits.coverage and rows:
-        rows = with_coverage(rows, await _cadences(conn, req, sensors), req.start, req.end,
-                             lambda start: bucket_end(start, req.bucket, limits.tz))
+        rows = await _with_coverage(conn, req, rows, sensors, limits.tz)
     return AggregateAnswer(rows, route.source, suppressed)
+
+
+async def _with_coverage(conn: asyncpg.Connection, req: AggregateRequest, rows: list[AggRow],
+                         sensors: list[asyncpg.Record], tz: ZoneInfo) -> list[AggRow]:
+    return with_coverage(rows, await _cadences(conn, req, sensors), req.start, req.end,
+                         lambda start: bucket_end(start, req.bucket, tz))
+
+
+async def coverage_of(conn: asyncpg.Connection, req: AggregateRequest, rows: list[AggRow], limits: Limits
+                      ) -> list[AggRow]:
+    """`rows` (of answer() for a wider range) with the coverage answer() gives for `req`'s range.
+
+    Coverage depends on the range (the cadence is learned over its hours), so whoever splits a
+    wider answer into ranges of its own (the bulk files: a week's query, a file per day) gets each
+    range's coverage here from one small query instead of answering every range again."""
+    if not rows:
+        return rows
+    return await _with_coverage(conn, req, rows, await _sensors(conn, req, limits), limits.tz)

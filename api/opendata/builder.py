@@ -15,15 +15,15 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from api.aggregation import AggregateRequest, Fill, GroupBy, SensorFilter, Source
-from api.answers.aggregates import Limits, answer
+from api.aggregation import AggregateRequest, AggRow, Fill, GroupBy, SensorFilter, Source
+from api.answers.aggregates import Limits, answer, coverage_of
 from api.opendata.bulkfiles import GROUPINGS, RESOLUTIONS, BulkRow, file_name, render_csv
 from api.opendata.datasets import DATASETS, Dataset
 from api.timebuckets import parse_bucket
@@ -62,11 +62,18 @@ async def dataset_rows(
         for resolution, bucket in RESOLUTIONS:
             for group_by in GROUPINGS:
                 req = AggregateRequest(metric, parse_bucket(bucket), agg, group_by, start, end, flt, Fill.NONE)
-                ans = await answer(conn, req, Source.AUTO, _limits(group_by, tz, k))
+                limits = _limits(group_by, tz, k)
+                ans = await answer(conn, req, Source.AUTO, limits)
+                per_day: dict[date, list[AggRow]] = defaultdict(list)
                 for r in ans.rows:
-                    local = r.bucket.astimezone(tz)
-                    days[local.date()].append(BulkRow(metric, agg.value, resolution, group_by.value, local,
-                                                      r.group, r.value, r.count))
+                    per_day[r.bucket.astimezone(tz).date()].append(r)
+                for day, rows in sorted(per_day.items()):
+                    # Coverage as a request for that one day answers it (it depends on the range).
+                    one_day = replace(req, start=local_midnight(day, tz),
+                                      end=local_midnight(day + timedelta(days=1), tz))
+                    for r in await coverage_of(conn, one_day, rows, limits):
+                        days[day].append(BulkRow(metric, agg.value, resolution, group_by.value,
+                                                 r.bucket.astimezone(tz), r.group, r.value, r.count, r.coverage))
     return days
 
 

@@ -21,9 +21,9 @@ from api.aggregation import GroupBy
 # The resolutions and groupings every file holds, in file order: (name, the open endpoint's bucket).
 RESOLUTIONS: tuple[tuple[str, str], ...] = (("hour", "1h"), ("day", "day"))
 GROUPINGS: tuple[GroupBy, ...] = (GroupBy.DISTRICT, GroupBy.SENSOR)
-# The open endpoint's rows have no coverage yet (branch fleet, #15, adds it): when they do, it becomes
-# a column after `count` here and in bulk_row().
-COLUMNS = ("metric", "agg", "resolution", "group_by", "bucket", "group", "value", "count")
+# `coverage` is the open endpoint's with `coverage=true` for the file's day (received ÷ expected
+# readings; empty where nothing was expected), so re-users can judge each row's completeness.
+COLUMNS = ("metric", "agg", "resolution", "group_by", "bucket", "group", "value", "count", "coverage")
 _NAME = re.compile(r"(?P<dataset>[a-z0-9-]+)-(?P<day>\d{4}-\d{2}-\d{2})\.csv\.gz")
 
 
@@ -37,6 +37,7 @@ class BulkRow:
     group: str | None
     value: float | None
     count: int
+    coverage: float | None
 
 
 def file_name(dataset: str, day: date) -> str:
@@ -61,7 +62,8 @@ def render_csv(rows: Iterable[BulkRow]) -> bytes:
     w.writerow(COLUMNS)
     for r in rows:
         w.writerow((r.metric, r.agg, r.resolution, r.group_by, r.bucket.isoformat(),
-                    "" if r.group is None else r.group, "" if r.value is None else repr(r.value), r.count))
+                    "" if r.group is None else r.group, "" if r.value is None else repr(r.value), r.count,
+                    "" if r.coverage is None else repr(r.coverage)))
     return gzip.compress(out.getvalue().encode(), compresslevel=9, mtime=0)
 
 

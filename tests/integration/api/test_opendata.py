@@ -132,7 +132,7 @@ async def test_bulk_files_match_the_open_endpoint_row_for_row(api: ApiProcess) -
             for d in ("air-quality", "mobility-counts", "energy", "bin-fill") for i in range(3)
         }
         kinds = {"air-quality": "air", "mobility-counts": "mobility", "energy": "energy", "bin-fill": "bin"}
-        compared = suppressed = 0
+        compared = suppressed = covered = 0
         for f in index:
             r = await http.get(f["url"])
             assert r.status_code == 200
@@ -154,6 +154,7 @@ async def test_bulk_files_match_the_open_endpoint_row_for_row(api: ApiProcess) -
                         answer = await http.get("/api/v1/open/aggregates", params={
                             "metric": metric, "agg": agg, "bucket": bucket, "group_by": group_by, "kind": kind,
                             "from": _midnight(day).isoformat(), "to": _midnight(day + timedelta(days=1)).isoformat(),
+                            "coverage": "true",
                         })
                         assert answer.status_code == 200, answer.text
                         body = answer.json()
@@ -168,9 +169,15 @@ async def test_bulk_files_match_the_open_endpoint_row_for_row(api: ApiProcess) -
                             assert g["group"] == (w["group"] or "")
                             assert int(g["count"]) == w["count"]
                             assert math.isclose(float(g["value"]), w["value"], rel_tol=1e-12, abs_tol=1e-12)
+                            if w["coverage"] is None:
+                                assert g["coverage"] == ""
+                            else:
+                                assert math.isclose(float(g["coverage"]), w["coverage"], rel_tol=1e-12)
+                                covered += 1
                             compared += 1
             assert not by_query, f"rows in {f['url']} the open endpoint was not asked for: {list(by_query)}"
         assert compared > 2000
+        assert covered > 1000
         assert suppressed > 0  # Heverlee's single air sensor, and the district of two bins
 
 

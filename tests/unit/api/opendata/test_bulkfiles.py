@@ -22,15 +22,16 @@ def test_names_round_trip_and_refuse_anything_else() -> None:
 
 
 def test_csv_is_deterministic_and_shaped_like_the_open_endpoint() -> None:
-    rows = [BulkRow("pm25", "avg", "hour", "district", datetime(2026, 10, 25, 2, tzinfo=UTC), "Leuven", 0.1 + 0.2, 3),
-            BulkRow("pm25", "avg", "day", "sensor", datetime(2026, 10, 25, tzinfo=UTC), None, None, 0)]
+    rows = [BulkRow("pm25", "avg", "hour", "district", datetime(2026, 10, 25, 2, tzinfo=UTC), "Leuven", 0.1 + 0.2, 3,
+                    0.75),
+            BulkRow("pm25", "avg", "day", "sensor", datetime(2026, 10, 25, tzinfo=UTC), None, None, 0, None)]
     content = render_csv(rows)
     assert content == render_csv(rows)  # no timestamp in the gzip header
     text = gzip.decompress(content).decode()
     assert text.splitlines() == [
         ",".join(COLUMNS),
-        "pm25,avg,hour,district,2026-10-25T02:00:00+00:00,Leuven,0.30000000000000004,3",
-        "pm25,avg,day,sensor,2026-10-25T00:00:00+00:00,,,0",
+        "pm25,avg,hour,district,2026-10-25T02:00:00+00:00,Leuven,0.30000000000000004,3,0.75",
+        "pm25,avg,day,sensor,2026-10-25T00:00:00+00:00,,,0,",
     ]
 
 
