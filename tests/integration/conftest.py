@@ -4,6 +4,7 @@ TimescaleDB, the real broker, and a factory for `citysense ingest` processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -57,6 +58,13 @@ def mqtt_url(mqtt_endpoint: MqttEndpoint) -> str:
 async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     """A database of its own for this test session, migrated, dropped at the end."""
     await wait_for_services(SERVER_URL, mqtt_endpoint)
+    async with new_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def new_database(until: int | None = None) -> AsyncIterator[str]:
+    """A database of its own, migrated (up to migration `until` when given), dropped at the end."""
     name = f"citysense_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(SERVER_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -64,22 +72,24 @@ async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
     url = _with_database(SERVER_URL, name)
     conn = await asyncpg.connect(url)
     try:
-        await apply(conn, Settings(database_url=url))
+        await apply(conn, Settings(database_url=url), until=until)
     finally:
         await conn.close()
-    yield url
-    admin = await asyncpg.connect(SERVER_URL)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield url
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(SERVER_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the test database, emptied before the test."""
     conn = await asyncpg.connect(database_url)
-    await conn.execute("TRUNCATE readings, readings_hourly, readings_daily, sensors, rejected_messages")
+    await conn.execute("TRUNCATE series_readings, series_hourly, series_daily, sensors, rejected_messages")
     try:
         yield conn
     finally:

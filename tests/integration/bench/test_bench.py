@@ -24,7 +24,7 @@ STAGES = (
     "ingest_1_replica_backlog", "ingest_replicas_live", "ingest_replicas_backlog", "latency_half_rate", "writer",
 )
 TARGETS = ("ingest_vs_ceiling", "ingest_msg_per_s", "ingest_vs_naive", "p99_latency_half_rate",
-           "peak_rss_1m_backlog")
+           "peak_rss_1m_backlog", "raw_bytes_per_reading", "writer_cpu_vs_legacy", "steady_writer_cpu_vs_legacy")
 
 
 @pytest.fixture(scope="module")
