@@ -56,6 +56,12 @@ def rollup_merge(alias: str, key: str = "series_id", cumulative: str = "$4::int[
 # Every table is keyed by the integer series id (migration 0007); $4 lists the batch's
 # series of cumulative counters, the only ones that carry an increase.
 #
+# Only days already folded (before series_daily_folded.folded_until, migration 0007: late data)
+# are merged into series_daily here; the days after are folded from the hourly rows once they
+# are over (models/daily_fold.py), which halves the upserts of a steady fleet. The boundary row
+# is read FOR SHARE: a fold waits for this batch, or this batch for the fold and then merges
+# into the rows it wrote.
+#
 # The daily rows are built from the batch's hourly aggregates, not from every inserted
 # row: a day is the hours in it (DAILY_ZONE's midnights are whole UTC hours), plus the
 # steps across the hour edges for the increase. That is one time-zone conversion per
@@ -94,9 +100,12 @@ WITH ins AS (
     RETURNING series_id, bucket, increase
 ), hours_done AS (
     SELECT count(*) AS n FROM up
+), folded AS (
+    SELECT folded_until FROM series_daily_folded FOR SHARE
 ), hours_of_days AS (
     SELECT a.*, lag(a.v1) OVER (PARTITION BY a.series_id, a.day ORDER BY a.bucket) AS prev
     FROM (SELECT agg.*, time_bucket('1 day', agg.bucket, $5::text) AS day FROM agg) a
+    WHERE a.day < (SELECT folded_until FROM folded)
 ), dagg AS (
     SELECT d.day, d.series_id, sum(d.n) AS n, sum(d.s) AS s, min(d.lo) AS lo, max(d.hi) AS hi,
            min(d.t0) AS t0, (array_agg(d.v0 ORDER BY d.bucket))[1] AS v0,

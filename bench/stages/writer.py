@@ -27,10 +27,12 @@ def stage_writer(b: Bench, batches: int) -> dict[str, Any]:
         prepared.append(prepare([Inbound(t, p, base + timedelta(milliseconds=k * size + i))
                                  for i, (t, p) in enumerate(msgs)], cfg))
     # The steady fleet: every series of the mix once per batch (as many batches), a minute apart,
-    # capped at a batch's worth of readings.
+    # capped at a batch's worth of readings; live data, the last minutes (today: a day not folded
+    # yet, as a live fleet's).
     series = sorted({k for p in prepared for k in zip(p.sensor_ids, p.metrics, strict=True)})
     series = series[:max(len(p) for p in prepared)]
-    steady = write_cost.steady_fleet(series, batches, base.replace(second=0, microsecond=0) - timedelta(days=1))
+    now = base.replace(second=0, microsecond=0)
+    steady = write_cost.steady_fleet(series, batches, now - timedelta(minutes=batches))
     urls: dict[str, str] = {}
     try:
         for v in write_cost.VARIANTS:

@@ -80,38 +80,85 @@ SELECT h.bucket, s.sensor_id, s.metric, h.count, h.sum, h.min, h.max,
        h.first_time, h.first_value, h.last_time, h.last_value, h.increase
 FROM series_hourly h JOIN series s ON s.id = h.series_id;
 
+-- Daily rollups are folded from the hourly ones once a day is over (models/daily_fold.py, run by
+-- ingest), not upserted by every batch: in a steady fleet, where each batch holds one reading per
+-- series, that upsert cost as much backend CPU as the hourly one (docs/performance.md). The days
+-- before `folded_until` (a local midnight) are in series_daily, kept exact by the writer when late
+-- data reaches them; the days from `folded_until` on are the hours in them, summed when read
+-- (series_daily_unfolded). readings_daily shows both, so it always answers every day, exactly.
+-- Writers read the row FOR SHARE in their statement and the fold updates it: a fold waits for the
+-- batches in flight and the next batches see the new boundary.
+CREATE TABLE series_daily_folded (
+    one          boolean PRIMARY KEY DEFAULT true CHECK (one),
+    folded_until timestamptz NOT NULL
+);
+-- After a conversion the legacy daily rows (today's included) are in series_daily: the boundary
+-- is the day after the newest of them. A new installation starts at today's midnight.
+INSERT INTO series_daily_folded (folded_until)
+SELECT coalesce(((max(day) AT TIME ZONE 'Europe/Brussels')::date + 1)::timestamp AT TIME ZONE 'Europe/Brussels',
+                time_bucket('1 day', now(), 'Europe/Brussels'))
+FROM legacy_readings_daily;
+
+-- The hours from the boundary on are summed into days by the view's second part, with 0002's
+-- rules: count/sum/min/max/first/last combine; the increase is the hours' increases plus the steps
+-- across the hour edges inside the day, a step down counting as a reset (models.metrics: the
+-- cumulative counters as of this migration carry one). sensor_id and metric are grouping and
+-- partitioning columns, so a filter on them (or on day) reaches the indexes through `series`
+-- instead of summing the whole fleet's hours. The fold writes exactly these rows.
 CREATE VIEW readings_daily AS
 SELECT d.day, s.sensor_id, s.metric, d.count, d.sum, d.min, d.max,
        d.first_time, d.first_value, d.last_time, d.last_value, d.increase
-FROM series_daily d JOIN series s ON s.id = d.series_id;
+FROM series_daily d JOIN series s ON s.id = d.series_id
+WHERE d.day < (SELECT folded_until FROM series_daily_folded)
+UNION ALL
+SELECT x.day, x.sensor_id, x.metric, sum(x.count)::bigint, sum(x.sum), min(x.min), max(x.max),
+       min(x.first_time), (array_agg(x.first_value ORDER BY x.bucket))[1],
+       max(x.last_time), (array_agg(x.last_value ORDER BY x.bucket DESC))[1],
+       CASE WHEN x.metric IN ('energy_export', 'energy_import', 'gas_volume')
+            THEN sum(x.increase + CASE WHEN x.prev IS NULL THEN 0
+                                       WHEN x.first_value >= x.prev THEN x.first_value - x.prev
+                                       ELSE x.first_value END)
+            ELSE 0::float8 END
+FROM (
+    SELECT y.*, lag(y.last_value) OVER (PARTITION BY y.sensor_id, y.metric, y.day ORDER BY y.bucket) AS prev
+    FROM (SELECT h.*, s.sensor_id, s.metric, time_bucket('1 day', h.bucket, 'Europe/Brussels') AS day
+          FROM series_hourly h JOIN series s ON s.id = h.series_id
+          WHERE h.bucket >= (SELECT folded_until FROM series_daily_folded)) y
+) x
+GROUP BY x.day, x.sensor_id, x.metric;
 
--- Rebuild the daily rollups from the hourly ones (as 0002's function did for the old tables):
--- for a day table damaged by hand or filled by a writer that kept only hourly rollups. Writers
--- wait while it runs. Same name as 0002's, so `SELECT rebuild_readings_daily();` keeps working.
-CREATE OR REPLACE FUNCTION rebuild_readings_daily() RETURNS bigint LANGUAGE plpgsql AS $$
+-- Fold the days before `until` (a local midnight) that are not folded yet into series_daily and
+-- move the boundary there; returns the rows written. Run by ingest (models/daily_fold.py) once a
+-- day is over. Writers wait meanwhile (the boundary row is locked).
+CREATE FUNCTION fold_series_daily(until timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+    since timestamptz;
     n bigint;
 BEGIN
-    LOCK TABLE series_hourly IN SHARE MODE;
-    LOCK TABLE series_daily IN EXCLUSIVE MODE;
-    DELETE FROM series_daily;
+    SELECT folded_until INTO since FROM series_daily_folded FOR UPDATE;
+    IF until <= since THEN
+        RETURN 0;
+    END IF;
     INSERT INTO series_daily (day, series_id, count, sum, min, max,
                               first_time, first_value, last_time, last_value, increase)
-    SELECT x.day, x.series_id, sum(x.count), sum(x.sum), min(x.min), max(x.max),
-           min(x.first_time), (array_agg(x.first_value ORDER BY x.bucket))[1],
-           max(x.last_time), (array_agg(x.last_value ORDER BY x.bucket DESC))[1],
-           -- models.metrics: the cumulative counters as of this migration
-           CASE WHEN s.metric IN ('energy_export', 'energy_import', 'gas_volume')
-                THEN sum(x.increase + CASE WHEN x.prev IS NULL THEN 0
-                                           WHEN x.first_value >= x.prev THEN x.first_value - x.prev
-                                           ELSE x.first_value END)
-                ELSE 0 END
-    FROM (
-        SELECT h.*, lag(h.last_value) OVER (PARTITION BY h.series_id, h.day ORDER BY h.bucket) AS prev
-        FROM (SELECT *, time_bucket('1 day', bucket, 'Europe/Brussels') AS day FROM series_hourly) h
-    ) x JOIN series s ON s.id = x.series_id
-    GROUP BY x.day, x.series_id, s.metric;
+    SELECT r.day, s.id, r.count, r.sum, r.min, r.max, r.first_time, r.first_value, r.last_time, r.last_value,
+           r.increase
+    FROM readings_daily r JOIN series s ON s.sensor_id = r.sensor_id AND s.metric = r.metric
+    WHERE r.day >= since AND r.day < until
+    ORDER BY s.id, r.day;
     GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE series_daily_folded SET folded_until = until;
     RETURN n;
+END
+$$;
+
+-- Rebuild the daily rollups from the hourly ones (0002's function, same name): for a daily table
+-- damaged by hand. Refolds every day before today's local midnight.
+CREATE OR REPLACE FUNCTION rebuild_readings_daily() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM series_daily_folded FOR UPDATE;
+    DELETE FROM series_daily;
+    UPDATE series_daily_folded SET folded_until = '-infinity';
+    RETURN fold_series_daily(time_bucket('1 day', now(), 'Europe/Brussels'));
 END
 $$;
