@@ -109,7 +109,12 @@ async def _move(conn: asyncpg.Connection, piece: Piece) -> int:
         )
         status = await conn.execute(target.insert, piece.start, piece.end)
         if piece.chunk is not None:
-            await conn.execute(f"DROP TABLE {piece.chunk}")
+            # drop_chunks rather than DROP TABLE: it also removes a compressed chunk's data
+            # (the licensed edition). The range selects exactly this chunk.
+            dropped = await conn.fetch(f"SELECT drop_chunks('{piece.table}', older_than => $2::timestamptz, "
+                                       f"newer_than => $1::timestamptz)", piece.start, piece.end)
+            if len(dropped) != 1:
+                raise RuntimeError(f"{piece.chunk}: drop_chunks dropped {len(dropped)} chunks, not this one")
         else:
             await conn.execute(f"DELETE FROM {piece.table} WHERE {col} >= $1 AND {col} < $2", piece.start, piece.end)
     return int(status.rsplit(" ", 1)[-1])
