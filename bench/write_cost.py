@@ -163,8 +163,9 @@ async def _bytes_per_reading(url: str, legacy: bool) -> dict[str, Any]:
         series = 0 if legacy else await conn.fetchval("SELECT pg_total_relation_size('series')")
     finally:
         await conn.close()
-    return {"rows": rows, "heap_bytes": heap, "index_bytes": index, "toast_bytes": toast,
-            "bytes_per_reading": round(total / max(rows, 1), 1), "series_table_bytes": series}
+    # sum() of bigints is numeric (a Decimal): plain numbers for the JSON report
+    return {"rows": rows, "heap_bytes": int(heap), "index_bytes": int(index), "toast_bytes": int(toast),
+            "bytes_per_reading": round(float(total) / max(rows, 1), 1), "series_table_bytes": series}
 
 
 async def _run(urls: Mapping[str, str], variants: Sequence[Variant], batches: Sequence[PreparedBatch],
