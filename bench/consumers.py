@@ -302,14 +302,15 @@ def _gmqtt(job: ConsumerJob) -> ConsumerResult:
 
 
 def _insert_sql(rows: int) -> str:
-    values = ", ".join(f"(${4 * i + 1}, ${4 * i + 2}, ${4 * i + 3}, ${4 * i + 4})" for i in range(rows))
-    return f"INSERT INTO readings (time, sensor_id, metric, value) VALUES {values} ON CONFLICT DO NOTHING"
+    values = ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3})" for i in range(rows))
+    return f"INSERT INTO series_readings (time, series_id, value) VALUES {values} ON CONFLICT DO NOTHING"
 
 
 def _naive(job: ConsumerJob) -> ConsumerResult:
     import asyncpg
 
     from ingest.prepare import Inbound, PrepareConfig, prepare
+    from ingest.series_ids import SeriesIds
 
     counter = _Counter(job.expected)
     loop = asyncio.new_event_loop()
@@ -317,14 +318,16 @@ def _naive(job: ConsumerJob) -> ConsumerResult:
     cfg = PrepareConfig(tz=ZoneInfo(job.timezone), max_payload_bytes=256 * 1024, max_future=timedelta(minutes=10))
     depths = dict(job.bin_depths)
     sql: dict[int, str] = {}
+    series = SeriesIds()
     c = client(MqttEndpoint(job.host, job.port, job.tls, job.username, job.password), job.client_id)
 
     def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         batch = prepare([Inbound(msg.topic, bytes(msg.payload), datetime.now(UTC))], cfg, (), depths)
         n = len(batch)
         if n:
+            loop.run_until_complete(series.resolve(conn, zip(batch.sensor_ids, batch.metrics, strict=True)))
             args: list[Any] = []
-            for row in zip(batch.times, batch.sensor_ids, batch.metrics, batch.values, strict=True):
+            for row in zip(batch.times, series.ids(batch.sensor_ids, batch.metrics), batch.values, strict=True):
                 args.extend(row)
             statement = sql.get(n) or sql.setdefault(n, _insert_sql(n))
             loop.run_until_complete(conn.execute(statement, *args))

@@ -132,7 +132,7 @@ class Bench:
         return self.endpoint
 
     # -- databases -----------------------------------------------------------------------------
-    async def _create_db(self, stage: str) -> str:
+    async def _create_db(self, stage: str, until: int | None) -> str:
         name = f"citysense_bench_{self.run_id}_{stage}"
         admin = await asyncpg.connect(self.settings.database_url)
         try:
@@ -145,17 +145,18 @@ class Bench:
         url = with_database(self.settings.database_url, name)
         conn = await asyncpg.connect(url)
         try:
-            await apply(conn, self.settings.model_copy(update={"database_url": url}))
+            await apply(conn, self.settings.model_copy(update={"database_url": url}), until=until)
             await register_fleet(conn, bench_fleet(int(self.set.meta["sensors"])))
         finally:
             await conn.close()
         return url
 
-    def create_db(self, stage: str) -> str:
+    def create_db(self, stage: str, until: int | None = None) -> str:
+        """A fresh database with the schema (up to migration `until`: the writer stage's baseline)."""
         deadline = time.monotonic() + 120
         while True:  # the server may be restarting (another test run, an operator): wait for it
             try:
-                return asyncio.run(self._create_db(stage))
+                return asyncio.run(self._create_db(stage, until))
             except DB_ERRORS as exc:
                 if time.monotonic() > deadline:
                     raise

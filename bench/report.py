@@ -198,6 +198,15 @@ def evaluate_targets(stages: Mapping[str, Mapping[str, Any]]) -> list[Target]:
     peak = max(rss) if rss else None
     out.append(Target("peak_rss_1m_backlog", "ingest peak RSS < 300 MB draining a 1,000,000-message backlog",
                       peak, None if peak is None else peak < 300))
+    writer = stages.get("writer") or {}
+    size = None if writer.get("error") else (writer.get("storage") or {}).get("series", {}).get("bytes_per_reading")
+    out.append(Target("raw_bytes_per_reading", "<= 110 bytes per raw reading after VACUUM (heap + indexes)",
+                      size, None if size is None else size <= 110))
+    for key, where in (("writer_cpu_vs_legacy", "the bench's mix"), ("steady_writer_cpu_vs_legacy", "a steady fleet")):
+        part = writer if key == "writer_cpu_vs_legacy" else writer.get("steady_fleet") or {}
+        ratio = None if writer.get("error") else part.get("writer_cpu_vs_legacy")
+        out.append(Target(key, f"writer backend CPU per reading <= 0.5 x the text-keyed writer's ({where})",
+                          ratio, None if ratio is None else ratio <= 0.5, 2))
     return out
 
 
@@ -279,13 +288,24 @@ def _writer_lines(w: Mapping[str, Any] | None) -> list[str]:
     def one(name: str, r: Mapping[str, Any]) -> str:
         cpu = (f", backend CPU {r['backend_cpu_us_per_reading']} µs/reading = {r['backend_cpu_us_per_msg']} µs/msg"
                if r.get("backend_cpu_us_per_reading") is not None else "")
-        return f"  {name:<12} p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms per batch{cpu}"
+        return f"  {name:<20} p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms per batch{cpu}"
 
-    share = w.get("rollup_share_of_backend_cpu")
-    return ["", f"database write alone ({w['batches']} batches of {_fmt(w['messages_per_batch'])} messages, "
-                f"{_fmt(w['readings_per_batch'])} readings):",
-            one("writer", w["writer"]), one("insert only", w["insert_only"]),
-            *([f"  the rollups take {share:.0%} of the backend's CPU"] if share is not None else [])]
+    lines = ["", f"database write alone ({w['batches']} batches of {_fmt(w['messages_per_batch'])} messages, "
+                 f"{_fmt(w['readings_per_batch'])} readings):",
+             *(one(name.replace("_", " "), w[name]) for name in ("writer", "legacy_writer", "insert_only",
+                                                                 "legacy_insert_only") if name in w)]
+    if w.get("writer_cpu_vs_legacy") is not None:
+        lines.append(f"  series-keyed writer: {w['writer_cpu_vs_legacy']:.0%} of the text-keyed writer's backend CPU")
+    for model, s in (w.get("storage") or {}).items():
+        lines.append(f"  raw table, {model} model: {s['bytes_per_reading']} bytes per reading after VACUUM "
+                     f"({_fmt(s['rows'])} rows)")
+    steady = w.get("steady_fleet") or {}
+    if steady.get("writer"):
+        lines.append(f"  steady fleet ({steady['batches']} batches of {_fmt(steady['readings_per_batch'])} series):")
+        lines.extend(one(name.replace("_", " "), steady[name]) for name in ("writer", "legacy_writer"))
+        if steady.get("writer_cpu_vs_legacy") is not None:
+            lines.append(f"  series-keyed writer: {steady['writer_cpu_vs_legacy']:.0%} of the text-keyed one")
+    return lines
 
 
 def table(report: Mapping[str, Any]) -> str:

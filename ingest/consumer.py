@@ -30,6 +30,7 @@ from ingest import telemetry
 from ingest.attribution import sensor_of_topic
 from ingest.batch_summary import BatchSummary
 from ingest.batching import BatchPolicy
+from ingest.daily_fold import fold_daily
 from ingest.decoders.registry import default_subscriptions
 from ingest.mqtt_session import Delivery, MqttSession, Session, SessionConfig
 from ingest.prepare import Inbound, PreparedBatch, Reject, prepare, prepare_config
@@ -126,9 +127,10 @@ class Ingest:
         delays = backoff()
         while True:
             try:
-                # One connection per writer, one for the registry refresh, one for retention.
+                # One connection per writer, one for the registry refresh, one for retention, one for
+                # the daily fold.
                 pool: asyncpg.Pool = await asyncpg.create_pool(
-                    self.settings.database_url, min_size=1, max_size=self.settings.ingest_writers + 2,
+                    self.settings.database_url, min_size=1, max_size=self.settings.ingest_writers + 3,
                     command_timeout=60,
                 )
                 return pool
@@ -294,14 +296,15 @@ class Ingest:
             *(asyncio.create_task(self._write(writer), name=f"write-{i}") for i in range(self.settings.ingest_writers)),
         ]
         retention = asyncio.create_task(enforce_retention(self.pool, self.settings, self._stop), name="retention")
+        fold = asyncio.create_task(fold_daily(self.pool, self._stop), name="daily-fold")
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
                 t.result()
         finally:
-            for t in (*tasks, retention):
+            for t in (*tasks, retention, fold):
                 t.cancel()
-            await asyncio.gather(*tasks, retention, return_exceptions=True)
+            await asyncio.gather(*tasks, retention, fold, return_exceptions=True)
             telemetry.DROPPED_ACKS.inc(self.session.dropped_acks)
             await self.session.close()
             await self.pool.close()

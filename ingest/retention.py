@@ -28,7 +28,7 @@ async def drop_old_chunks(pool: asyncpg.Pool, days: int) -> int | None:
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK_KEY):
             return None
         dropped = await conn.fetch(
-            "SELECT drop_chunks('readings', older_than => now() - make_interval(days => $1))", days
+            "SELECT drop_chunks('series_readings', older_than => now() - make_interval(days => $1))", days
         )
     return len(dropped)
 

@@ -14,14 +14,16 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ingest.prepare import PreparedBatch, Reject
+from ingest.series_ids import SeriesIds
 from models.rollups import CUMULATIVE, DAILY_ZONE
 
 log = logging.getLogger("citysense.ingest.writer")
 
 
-def _merge(alias: str) -> str:
+def rollup_merge(alias: str, key: str = "series_id", cumulative: str = "$4::int[]") -> str:
     """The ON CONFLICT update that folds a batch's aggregate (`excluded`) into a stored rollup
-    row: the same rule for hours and days."""
+    row: the same rule for hours and days. `key` names the series column, `cumulative` the
+    parameter listing the cumulative series (the baseline in bench/legacy_writer.py keys by text)."""
     a = alias
     return f"""\
         count = {a}.count + excluded.count,
@@ -35,7 +37,7 @@ def _merge(alias: str) -> str:
         last_value = CASE WHEN excluded.last_time > {a}.last_time THEN excluded.last_value
                           ELSE {a}.last_value END,
         increase = CASE
-            WHEN excluded.metric <> ALL($5::text[]) THEN 0
+            WHEN excluded.{key} <> ALL({cumulative}) THEN 0
             WHEN excluded.first_time > {a}.last_time THEN {a}.increase + excluded.increase
                 + CASE WHEN excluded.first_value >= {a}.last_value THEN excluded.first_value - {a}.last_value
                        ELSE excluded.first_value END
@@ -51,75 +53,85 @@ def _merge(alias: str) -> str:
 # (or before) the stored ones, and is marked NaN for a recount otherwise (late data
 # landing inside an hour or a day already stored).
 #
+# Every table is keyed by the integer series id (migration 0007); $4 lists the batch's
+# series of cumulative counters, the only ones that carry an increase.
+#
+# Only days already folded (before series_daily_folded.folded_until, migration 0007: late data)
+# are merged into series_daily here; the days after are folded from the hourly rows once they
+# are over (models/daily_fold.py), which halves the upserts of a steady fleet. The boundary row
+# is read FOR SHARE: a fold waits for this batch, or this batch for the fold and then merges
+# into the rows it wrote.
+#
 # The daily rows are built from the batch's hourly aggregates, not from every inserted
 # row: a day is the hours in it (DAILY_ZONE's midnights are whole UTC hours), plus the
 # steps across the hour edges for the increase. That is one time-zone conversion per
-# sensor-hour of the batch instead of one per reading.
+# series-hour of the batch instead of one per reading.
 #
 # All hourly rows are upserted before any daily row (`hours_done`): every writer then
 # locks rollup rows in the same order (hourly, sorted; then daily, sorted), so two
 # replicas writing the same series cannot deadlock.
 _INSERT_AND_ROLL_UP = f"""
 WITH ins AS (
-    INSERT INTO readings (time, sensor_id, metric, value)
-    SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::float8[])
+    INSERT INTO series_readings (time, series_id, value)
+    SELECT * FROM unnest($1::timestamptz[], $2::int[], $3::float8[])
     ON CONFLICT DO NOTHING
-    RETURNING time, sensor_id, metric, value
+    RETURNING time, series_id, value
 ), steps AS (
-    SELECT sensor_id, metric, time_bucket('1 hour', time) AS bucket, time, value,
+    SELECT series_id, time_bucket('1 hour', time) AS bucket, time, value,
            value - lag(value) OVER w AS step
     FROM ins
-    WINDOW w AS (PARTITION BY sensor_id, metric, time_bucket('1 hour', time) ORDER BY time)
+    WINDOW w AS (PARTITION BY series_id, time_bucket('1 hour', time) ORDER BY time)
 ), agg AS (
-    SELECT bucket, sensor_id, metric, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi,
+    SELECT bucket, series_id, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi,
            min(time) AS t0, (array_agg(value ORDER BY time))[1] AS v0,
            max(time) AS t1, (array_agg(value ORDER BY time DESC))[1] AS v1,
-           CASE WHEN metric = ANY($5::text[])
+           CASE WHEN series_id = ANY($4::int[])
                 THEN coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0)
                 ELSE 0 END AS inc
     FROM steps
-    GROUP BY bucket, sensor_id, metric
+    GROUP BY bucket, series_id
 ), up AS (
-    INSERT INTO readings_hourly AS h (bucket, sensor_id, metric, count, sum, min, max,
-                                      first_time, first_value, last_time, last_value, increase)
-    SELECT bucket, sensor_id, metric, n, s, lo, hi, t0, v0, t1, v1, inc
-    FROM agg ORDER BY sensor_id, metric, bucket
-    ON CONFLICT (sensor_id, metric, bucket) DO UPDATE SET
-{_merge('h')}
-    RETURNING sensor_id, metric, bucket, increase
+    INSERT INTO series_hourly AS h (bucket, series_id, count, sum, min, max,
+                                    first_time, first_value, last_time, last_value, increase)
+    SELECT bucket, series_id, n, s, lo, hi, t0, v0, t1, v1, inc
+    FROM agg ORDER BY series_id, bucket
+    ON CONFLICT (series_id, bucket) DO UPDATE SET
+{rollup_merge('h')}
+    RETURNING series_id, bucket, increase
 ), hours_done AS (
     SELECT count(*) AS n FROM up
+), folded AS (
+    SELECT folded_until FROM series_daily_folded FOR SHARE
 ), hours_of_days AS (
-    SELECT a.*, lag(a.v1) OVER (PARTITION BY a.sensor_id, a.metric, a.day ORDER BY a.bucket) AS prev
-    FROM (SELECT agg.*, time_bucket('1 day', agg.bucket, $6::text) AS day FROM agg) a
+    SELECT a.*, lag(a.v1) OVER (PARTITION BY a.series_id, a.day ORDER BY a.bucket) AS prev
+    FROM (SELECT agg.*, time_bucket('1 day', agg.bucket, $5::text) AS day FROM agg) a
+    WHERE a.day < (SELECT folded_until FROM folded)
 ), dagg AS (
-    SELECT d.day, d.sensor_id, d.metric, sum(d.n) AS n, sum(d.s) AS s, min(d.lo) AS lo, max(d.hi) AS hi,
+    SELECT d.day, d.series_id, sum(d.n) AS n, sum(d.s) AS s, min(d.lo) AS lo, max(d.hi) AS hi,
            min(d.t0) AS t0, (array_agg(d.v0 ORDER BY d.bucket))[1] AS v0,
            max(d.t1) AS t1, (array_agg(d.v1 ORDER BY d.bucket DESC))[1] AS v1,
-           CASE WHEN d.metric = ANY($5::text[])
+           CASE WHEN d.series_id = ANY($4::int[])
                 THEN sum(d.inc + CASE WHEN d.prev IS NULL THEN 0 WHEN d.v0 >= d.prev THEN d.v0 - d.prev
                                       ELSE d.v0 END)
                 ELSE 0 END AS inc
     FROM hours_of_days d CROSS JOIN hours_done
-    GROUP BY d.day, d.sensor_id, d.metric
+    GROUP BY d.day, d.series_id
 ), dup AS (
-    INSERT INTO readings_daily AS d (day, sensor_id, metric, count, sum, min, max,
-                                     first_time, first_value, last_time, last_value, increase)
-    SELECT day, sensor_id, metric, n, s, lo, hi, t0, v0, t1, v1, inc
-    FROM dagg ORDER BY sensor_id, metric, day
-    ON CONFLICT (sensor_id, metric, day) DO UPDATE SET
-{_merge('d')}
-    RETURNING sensor_id, metric, day, increase
+    INSERT INTO series_daily AS d (day, series_id, count, sum, min, max,
+                                   first_time, first_value, last_time, last_value, increase)
+    SELECT day, series_id, n, s, lo, hi, t0, v0, t1, v1, inc
+    FROM dagg ORDER BY series_id, day
+    ON CONFLICT (series_id, day) DO UPDATE SET
+{rollup_merge('d')}
+    RETURNING series_id, day, increase
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, h.*, d.*
 FROM (
-    SELECT array_agg(sensor_id) FILTER (WHERE increase = 'NaN') AS dirty_sensors,
-           array_agg(metric) FILTER (WHERE increase = 'NaN') AS dirty_metrics,
+    SELECT array_agg(series_id) FILTER (WHERE increase = 'NaN') AS dirty_series,
            array_agg(bucket) FILTER (WHERE increase = 'NaN') AS dirty_buckets
     FROM up
 ) h, (
-    SELECT array_agg(sensor_id) FILTER (WHERE increase = 'NaN') AS dirty_day_sensors,
-           array_agg(metric) FILTER (WHERE increase = 'NaN') AS dirty_day_metrics,
+    SELECT array_agg(series_id) FILTER (WHERE increase = 'NaN') AS dirty_day_series,
            array_agg(day) FILTER (WHERE increase = 'NaN') AS dirty_days
     FROM dup
 ) d
@@ -137,40 +149,40 @@ FROM (
 # snapshot still shows the NaN) plus the steps across the hour edges inside the day.
 _RECOUNT_INCREASE = """
 WITH dirty AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS d(sensor_id, metric, bucket)
+    SELECT * FROM unnest($1::int[], $2::timestamptz[]) AS d(series_id, bucket)
 ), steps AS (
-    SELECT d.sensor_id, d.metric, d.bucket, r.value,
-           r.value - lag(r.value) OVER (PARTITION BY d.sensor_id, d.metric, d.bucket ORDER BY r.time) AS step
+    SELECT d.series_id, d.bucket, r.value,
+           r.value - lag(r.value) OVER (PARTITION BY d.series_id, d.bucket ORDER BY r.time) AS step
     FROM dirty d
-    JOIN readings r ON r.sensor_id = d.sensor_id AND r.metric = d.metric
-                   AND r.time >= d.bucket AND r.time < d.bucket + INTERVAL '1 hour'
+    JOIN series_readings r ON r.series_id = d.series_id
+                          AND r.time >= d.bucket AND r.time < d.bucket + INTERVAL '1 hour'
 ), inc AS (
-    SELECT sensor_id, metric, bucket,
+    SELECT series_id, bucket,
            coalesce(sum(CASE WHEN step IS NULL THEN 0 WHEN step >= 0 THEN step ELSE value END), 0) AS v
-    FROM steps GROUP BY sensor_id, metric, bucket
+    FROM steps GROUP BY series_id, bucket
 ), fixed AS (
-    UPDATE readings_hourly h SET increase = inc.v
-    FROM inc WHERE h.sensor_id = inc.sensor_id AND h.metric = inc.metric AND h.bucket = inc.bucket
-    RETURNING h.sensor_id, h.metric, h.bucket, h.increase
+    UPDATE series_hourly h SET increase = inc.v
+    FROM inc WHERE h.series_id = inc.series_id AND h.bucket = inc.bucket
+    RETURNING h.series_id, h.bucket, h.increase
 ), days AS (
-    SELECT * FROM unnest($4::text[], $5::text[], $6::timestamptz[]) AS d(sensor_id, metric, day)
+    SELECT * FROM unnest($3::int[], $4::timestamptz[]) AS d(series_id, day)
 ), hours AS (
-    SELECT d.sensor_id, d.metric, d.day, h.bucket, h.first_value,
+    SELECT d.series_id, d.day, h.bucket, h.first_value,
            coalesce(f.increase, h.increase) AS increase,
-           lag(h.last_value) OVER (PARTITION BY d.sensor_id, d.metric, d.day ORDER BY h.bucket) AS prev
+           lag(h.last_value) OVER (PARTITION BY d.series_id, d.day ORDER BY h.bucket) AS prev
     FROM days d
-    JOIN readings_hourly h ON h.sensor_id = d.sensor_id AND h.metric = d.metric AND h.bucket >= d.day
+    JOIN series_hourly h ON h.series_id = d.series_id AND h.bucket >= d.day
          -- the next local midnight: 23, 24 or 25 hours later
-         AND h.bucket < ((d.day AT TIME ZONE $7::text)::date + 1)::timestamp AT TIME ZONE $7::text
-    LEFT JOIN fixed f ON f.sensor_id = h.sensor_id AND f.metric = h.metric AND f.bucket = h.bucket
+         AND h.bucket < ((d.day AT TIME ZONE $5::text)::date + 1)::timestamp AT TIME ZONE $5::text
+    LEFT JOIN fixed f ON f.series_id = h.series_id AND f.bucket = h.bucket
 ), dinc AS (
-    SELECT sensor_id, metric, day,
+    SELECT series_id, day,
            sum(increase + CASE WHEN prev IS NULL THEN 0 WHEN first_value >= prev THEN first_value - prev
                                ELSE first_value END) AS v
-    FROM hours GROUP BY sensor_id, metric, day
+    FROM hours GROUP BY series_id, day
 )
-UPDATE readings_daily d SET increase = dinc.v
-FROM dinc WHERE d.sensor_id = dinc.sensor_id AND d.metric = dinc.metric AND d.day = dinc.day
+UPDATE series_daily d SET increase = dinc.v
+FROM dinc WHERE d.series_id = dinc.series_id AND d.day = dinc.day
 """
 
 # A sub-sensor (a meter's phase `dsmr:X:l1`, a second channel `shelly:X:switch:1`) is
@@ -182,8 +194,13 @@ SELECT u.id, split_part(u.id, ':', 1), CASE WHEN u.kind = 'unknown' THEN coalesc
        p.district, p.lat, p.lon, coalesce(p.private, false), u.first_seen, u.last_seen
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(id, kind, first_seen, last_seen)
 LEFT JOIN LATERAL (
+    -- The parent candidates are u.id's prefixes that end before a ':' ("dsmr:X:l1": "dsmr",
+    -- "dsmr:X"): primary-key probes. Matching every sensor against u.id instead scanned the
+    -- whole table for each sensor of the batch (~5 us of backend CPU per reading in the bench).
     SELECT kind, district, lat, lon, private FROM sensors
-    WHERE left(u.id, length(sensors.id) + 1) = sensors.id || ':' AND sensors.id <> u.id
+    WHERE sensors.id = ANY(ARRAY(
+        SELECT array_to_string(parts[1:n], ':')
+        FROM (SELECT string_to_array(u.id, ':') AS parts) x, generate_series(1, cardinality(parts) - 1) AS n))
     ORDER BY length(sensors.id) DESC LIMIT 1
 ) p ON true
 ORDER BY u.id
@@ -217,7 +234,7 @@ _CLOCK_SKEW_STEP_S = 30.0
 # churn the table for a timestamp nobody needs to the second.
 _LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
-_CUMULATIVE = list(CUMULATIVE)
+_CUMULATIVE = frozenset(CUMULATIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,12 +248,15 @@ class WriteResult:
 
 
 class Writer:
+    _upsert_sensors = _UPSERT_SENSORS  # the baseline (bench/legacy_writer.py) keeps the statement it had
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         # (first_seen, last_seen) as this writer last stored them, per sensor
         self._seen: dict[str, tuple[datetime, datetime]] = {}
         # (device time, skew in s) as this writer last stored them, per sensor
         self._clocks: dict[str, tuple[datetime, float]] = {}
+        self._series = SeriesIds()
 
     def _clock_updates(self, batch: PreparedBatch) -> tuple[list[str], list[datetime], list[datetime]]:
         ids: list[str] = []
@@ -273,33 +293,18 @@ class Writer:
         start = clock.perf_counter()
         sensors = self._sensor_updates(batch)
         clocks = self._clock_updates(batch)
-        inserted = recounted = recounted_days = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            if sensors[0]:
-                await conn.execute(_UPSERT_SENSORS, *sensors)
-            if len(batch):
-                row = await conn.fetchrow(
-                    _INSERT_AND_ROLL_UP, batch.times, batch.sensor_ids, batch.metrics, batch.values, _CUMULATIVE,
-                    DAILY_ZONE,
-                )
-                inserted = row["inserted"]
-                # A dirty hour always makes its day dirty; testing both costs nothing and
-                # never lets a NaN commit should that ever stop being true.
-                if row["dirty_days"] or row["dirty_sensors"]:
-                    recounted = len(row["dirty_sensors"] or ())
-                    recounted_days = len(row["dirty_days"] or ())
-                    await conn.execute(
-                        _RECOUNT_INCREASE,
-                        row["dirty_sensors"] or [], row["dirty_metrics"] or [], row["dirty_buckets"] or [],
-                        row["dirty_day_sensors"] or [], row["dirty_day_metrics"] or [], row["dirty_days"] or [],
-                        DAILY_ZONE,
-                    )
-            if clocks[0]:
-                await conn.execute(_UPSERT_CLOCKS, *clocks)
-            if batch.rejects:
-                # A plain 4-tuple (received_at, topic, payload, error) is a Reject that names no sensor.
-                cols = list(zip(*(Reject(*r) for r in batch.rejects), strict=True))
-                await conn.execute(_INSERT_REJECTS, *[list(c) for c in cols])
+        async with self._pool.acquire() as conn:
+            await self._prepare_readings(conn, batch)
+            async with conn.transaction():
+                if sensors[0]:
+                    await conn.execute(self._upsert_sensors, *sensors)
+                inserted, recounted, recounted_days = await self._write_readings(conn, batch)
+                if clocks[0]:
+                    await conn.execute(_UPSERT_CLOCKS, *clocks)
+                if batch.rejects:
+                    # A plain 4-tuple (received_at, topic, payload, error) is a Reject that names no sensor.
+                    cols = list(zip(*(Reject(*r) for r in batch.rejects), strict=True))
+                    await conn.execute(_INSERT_REJECTS, *[list(c) for c in cols])
         # Only after the commit: a rolled-back batch must be written again in full.
         for sensor_id, first, last in zip(sensors[0], sensors[2], sensors[3], strict=True):
             stored = self._seen.get(sensor_id)
@@ -316,6 +321,28 @@ class Writer:
             recounted_days=recounted_days,
             seconds=clock.perf_counter() - start,
         )
+
+    async def _prepare_readings(self, conn: asyncpg.Connection, batch: PreparedBatch) -> None:
+        """Before the batch's transaction: the ids of the batch's series (ingest.series_ids)."""
+        await self._series.resolve(conn, zip(batch.sensor_ids, batch.metrics, strict=True))
+
+    async def _write_readings(self, conn: asyncpg.Connection, batch: PreparedBatch) -> tuple[int, int, int]:
+        """Inside the batch's transaction: the raw rows and the rollups. Returns (inserted,
+        recounted hours, recounted days)."""
+        if not len(batch):
+            return 0, 0, 0
+        ids = self._series.ids(batch.sensor_ids, batch.metrics)
+        cumulative = list({i for i, m in zip(ids, batch.metrics, strict=True) if m in _CUMULATIVE})
+        row = await conn.fetchrow(_INSERT_AND_ROLL_UP, batch.times, ids, batch.values, cumulative, DAILY_ZONE)
+        # A dirty hour always makes its day dirty; testing both costs nothing and
+        # never lets a NaN commit should that ever stop being true.
+        if not (row["dirty_days"] or row["dirty_series"]):
+            return row["inserted"], 0, 0
+        await conn.execute(
+            _RECOUNT_INCREASE, row["dirty_series"] or [], row["dirty_buckets"] or [],
+            row["dirty_day_series"] or [], row["dirty_days"] or [], DAILY_ZONE,
+        )
+        return row["inserted"], len(row["dirty_series"] or ()), len(row["dirty_days"] or ())
 
     async def known_sensors(self) -> set[str]:
         async with self._pool.acquire() as conn:

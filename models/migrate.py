@@ -16,6 +16,8 @@ from typing import Protocol
 
 import asyncpg
 
+from models.legacy_conversion import convert, legacy_tables
+
 log = logging.getLogger("citysense.migrate")
 
 
@@ -70,14 +72,29 @@ async def missing(conn: asyncpg.Connection | asyncpg.Pool) -> list[Migration]:
     return [m for m in discover() if m.version not in done]
 
 
+class ConversionPending(SchemaOutdated):
+    """0007 is applied but its conversion of the legacy tables (models.legacy_conversion) is not finished."""
+
+    def __init__(self, tables: list[str]) -> None:
+        RuntimeError.__init__(
+            self, f"the conversion to the series-keyed tables is not finished ({', '.join(tables)} "
+                  f"still present): run `citysense migrate`")
+        self.missing = []
+        self.tables = tables
+
+
 async def require_current(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    """Refuse to run on an older schema: a writer would fail on every batch, an API on every query."""
+    """Refuse to run on an older schema: a writer would fail on every batch, an API on every query.
+    Nor while legacy rows wait for conversion: a writer would not see them as duplicates."""
     if lacking := await missing(conn):
         raise SchemaOutdated(lacking)
+    if pending := await legacy_tables(conn):
+        raise ConversionPending(pending)
 
 
-async def apply(conn: asyncpg.Connection, settings: Settings) -> list[Migration]:
-    """Apply what is missing; return the migrations applied now."""
+async def apply(conn: asyncpg.Connection, settings: Settings, until: int | None = None) -> list[Migration]:
+    """Apply what is missing (up to version `until` when given: the bench's baseline and the
+    conversion test build older schemas); return the migrations applied now."""
     await conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
                version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
@@ -87,7 +104,7 @@ async def apply(conn: asyncpg.Connection, settings: Settings) -> list[Migration]
     try:
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         for m in discover():
-            if m.version in done:
+            if m.version in done or (until is not None and m.version > until):
                 continue
             async with conn.transaction():
                 await conn.execute(m.sql)
@@ -96,8 +113,10 @@ async def apply(conn: asyncpg.Connection, settings: Settings) -> list[Migration]
                 )
             log.info("applied migration %04d_%s", m.version, m.name)
             applied_now.append(m)
-        await _licensed_features(conn, settings)
-        await _grafana_password(conn, settings)
+        if until is None:
+            await convert(conn)
+            await _licensed_features(conn, settings)
+            await _grafana_password(conn, settings)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now
@@ -131,15 +150,15 @@ async def _licensed_features(conn: asyncpg.Connection, settings: Settings) -> No
         return
     compressed = await conn.fetchval(
         "SELECT compression_enabled FROM timescaledb_information.hypertables "
-        "WHERE hypertable_name = 'readings'"
+        "WHERE hypertable_name = 'series_readings'"
     )
     if not compressed:
         await conn.execute(
-            "ALTER TABLE readings SET (timescaledb.compress, "
-            "timescaledb.compress_segmentby = 'sensor_id, metric', timescaledb.compress_orderby = 'time')"
+            "ALTER TABLE series_readings SET (timescaledb.compress, "
+            "timescaledb.compress_segmentby = 'series_id', timescaledb.compress_orderby = 'time')"
         )
     await conn.execute(
-        "SELECT add_compression_policy('readings', $1::interval, if_not_exists => true)",
+        "SELECT add_compression_policy('series_readings', $1::interval, if_not_exists => true)",
         f"{settings.late_window_hours} hours",
     )
     log.info("compression policy: chunks older than %d h", settings.late_window_hours)

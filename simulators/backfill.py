@@ -22,7 +22,7 @@ import queue as queue_module
 import time
 import traceback
 from collections import Counter
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
@@ -111,7 +111,9 @@ async def backfill(
     batch_size: int = 4000,
     out: TextIO | None = None,
     progress_every: float = 2.0,
+    writer_type: Callable[[asyncpg.Pool], Writer] = Writer,
 ) -> BackfillSummary:
+    """`writer_type`: ingest's Writer; the conversion test passes the pre-0007 one to build an old database."""
     summary = BackfillSummary(sensors=len(fleet))
     t0 = time.monotonic()
     pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, command_timeout=600)
@@ -122,7 +124,7 @@ async def backfill(
         await register(pool, fleet)
         _say(out, f"backfill: registered {len(fleet)} sensors (kind, district, position, metadata incl. bin "
                   "depth_mm)")
-        writer = Writer(pool)
+        writer = writer_type(pool)
         known: Container[str] = await writer.known_sensors() if prep.strict else frozenset()
         depths = await writer.bin_depths()
         producer = ctx.Process(

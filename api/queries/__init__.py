@@ -68,10 +68,10 @@ async def sensor_readings(
 ) -> list[asyncpg.Record]:
     """Raw rows of one sensor, `start` inclusive, `end` exclusive, oldest first; at most `limit` + 1."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT time, metric, value FROM readings WHERE sensor_id = $1 "
-        "AND ($2::text IS NULL OR metric = $2) "
-        "AND ($3::timestamptz IS NULL OR time >= $3) AND ($4::timestamptz IS NULL OR time < $4) "
-        "ORDER BY time, metric LIMIT $5",
+        "SELECT r.time, s.metric, r.value FROM series s JOIN series_readings r ON r.series_id = s.id "
+        "WHERE s.sensor_id = $1 AND ($2::text IS NULL OR s.metric = $2) "
+        "AND ($3::timestamptz IS NULL OR r.time >= $3) AND ($4::timestamptz IS NULL OR r.time < $4) "
+        "ORDER BY r.time, s.metric LIMIT $5",
         sensor_id, metric, start, end, limit + 1,
     )
     return rows
@@ -132,9 +132,10 @@ async def delete_sensor(conn: asyncpg.Connection, sensor_id: str, purge: bool) -
     async with conn.transaction():
         deleted = await conn.fetchval("DELETE FROM sensors WHERE id = $1 RETURNING true", sensor_id)
         if deleted and purge:
-            await conn.execute("DELETE FROM readings WHERE sensor_id = $1", sensor_id)
-            await conn.execute("DELETE FROM readings_hourly WHERE sensor_id = $1", sensor_id)
-            await conn.execute("DELETE FROM readings_daily WHERE sensor_id = $1", sensor_id)
+            # The series rows stay (ingest replicas cache their ids, migration 0007); their data goes.
+            ids = [r["id"] for r in await conn.fetch("SELECT id FROM series WHERE sensor_id = $1", sensor_id)]
+            for table in ("series_readings", "series_hourly", "series_daily"):
+                await conn.execute(f"DELETE FROM {table} WHERE series_id = ANY($1::int[])", ids)
     return bool(deleted)
 
 

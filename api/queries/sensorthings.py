@@ -2,9 +2,10 @@
 series' readings. All of it is here so that it can be pointed at the series-keyed tables of the
 storage rewrite (#14) in one place.
 
-Observations are read with `sensor_id = $1 AND metric = $2` and conditions on `time`, ordered by
-time and cut with LIMIT: an index range scan of readings_key (sensor_id, metric, time) that stops
-after a page, whatever the length of the series (EXPLAIN in tests/integration/api/test_sensorthings.py).
+Observations are read from the series-keyed storage (migration 0007): the series id of
+`sensor_id = $1 AND metric = $2` looked up once, then conditions on `time`, ordered by time and cut
+with LIMIT: an index range scan of series_readings_key (series_id, time) that stops after a page,
+whatever the length of the series (EXPLAIN in tests/integration/api/test_sensorthings.py).
 Pages after the first continue after the previous page's last time (keyset), not with OFFSET.
 A `$filter` is rendered from the predicate tree with every literal a bind parameter.
 """
@@ -65,13 +66,17 @@ def render_filter(pred: Predicate, args: list[object]) -> str:
     return f"{column} {_SQL_OPS[pred.op]} ${len(args)}"
 
 
+# One series' rows: its id is an InitPlan evaluated once, so the scan below is on the key's range.
+_ONE_SERIES = "series_id = (SELECT id FROM series WHERE sensor_id = $1 AND metric = $2)"
+
+
 def observations_sql(pred: Predicate | None, after: datetime | None, descending: bool, offset: int,
                      until: datetime | None = None, from_: datetime | None = None) -> tuple[str, list[object]]:
     """The statement of one page and its arguments after $1 sensor, $2 metric, $3 limit. `after`:
     the keyset (exclusive); `from_` and `until` bound the window in the page's direction, so the
     planner opens only the chunks of the window."""
     args: list[object] = [None, None, None]  # $1-$3; render_filter numbers from len(args) + 1
-    where = ["sensor_id = $1", "metric = $2"]
+    where = [_ONE_SERIES]
     # Windows follow each other, each one's `until` the next one's `from_`: ascending [from_, until),
     # descending [until, from_), so a row on a window edge is read once.
     for value, ascending_op, descending_op in ((after, ">", "<"), (from_, ">=", "<"), (until, "<", ">=")):
@@ -81,7 +86,7 @@ def observations_sql(pred: Predicate | None, after: datetime | None, descending:
     if pred is not None:
         where.append(render_filter(pred, args))
     order = "DESC" if descending else "ASC"
-    sql = f"SELECT time, value FROM readings WHERE {' AND '.join(where)} ORDER BY time {order} LIMIT $3"
+    sql = f"SELECT time, value FROM series_readings WHERE {' AND '.join(where)} ORDER BY time {order} LIMIT $3"
     if offset:
         args.append(offset)
         sql += f" OFFSET ${len(args)}"
@@ -155,15 +160,16 @@ async def observations(
 
 async def count_observations(conn: asyncpg.Connection, sensor_id: str, metric: str, pred: Predicate | None) -> int:
     args: list[object] = [None, None]
-    where = "sensor_id = $1 AND metric = $2"
+    where = _ONE_SERIES
     if pred is not None:
         where += " AND " + render_filter(pred, args)
-    n: int = await conn.fetchval(f"SELECT count(*) FROM readings WHERE {where}", sensor_id, metric, *args[2:])
+    n: int = await conn.fetchval(f"SELECT count(*) FROM series_readings WHERE {where}", sensor_id, metric,
+                                 *args[2:])
     return n
 
 
 async def observation_at(conn: asyncpg.Connection, sensor_id: str, metric: str, time: datetime) -> float | None:
     value: float | None = await conn.fetchval(
-        "SELECT value FROM readings WHERE sensor_id = $1 AND metric = $2 AND time = $3", sensor_id, metric, time
+        f"SELECT value FROM series_readings WHERE {_ONE_SERIES} AND time = $3", sensor_id, metric, time
     )
     return value

@@ -65,7 +65,7 @@ async def database_url(mqtt_endpoint: MqttEndpoint) -> AsyncIterator[str]:
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the test database, emptied before the test."""
     conn = await asyncpg.connect(database_url)
-    await conn.execute("TRUNCATE readings, readings_hourly, readings_daily, sensors, rejected_messages")
+    await conn.execute("TRUNCATE series_readings, series_hourly, series_daily, sensors, rejected_messages")
     try:
         yield conn
     finally:

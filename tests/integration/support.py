@@ -225,8 +225,10 @@ class ApiProcess:
 
 
 @asynccontextmanager
-async def scratch_database(server_url: str, prefix: str, settings: Settings | None = None) -> AsyncIterator[str]:
-    """A new database on the server, migrated with `settings` (its database_url replaced), dropped at the end."""
+async def scratch_database(server_url: str, prefix: str, settings: Settings | None = None,
+                           until: int | None = None) -> AsyncIterator[str]:
+    """A new database on the server, migrated with `settings` (its database_url replaced; up to migration
+    `until` when given), dropped at the end."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -235,7 +237,7 @@ async def scratch_database(server_url: str, prefix: str, settings: Settings | No
     try:
         conn = await asyncpg.connect(url)
         try:
-            await apply(conn, (settings or Settings()).model_copy(update={"database_url": url}))
+            await apply(conn, (settings or Settings()).model_copy(update={"database_url": url}), until=until)
         finally:
             await conn.close()
         yield url

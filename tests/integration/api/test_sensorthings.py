@@ -234,6 +234,6 @@ async def test_observation_pages_are_index_range_scans(dataset: list[Row], db: a
     pred = And(Compare(("phenomenonTime",), Op.GE, START + timedelta(hours=3)), Compare(("result",), Op.GT, 1.0))
     sql, rest = observations_sql(pred, START + timedelta(hours=4), False, 0)
     plan = "\n".join(r[0] for r in await db.fetch(f"EXPLAIN {sql}", "sta:a1", "pm25", 1001, *rest))
-    assert "readings_key" in plan, plan
+    assert "series_readings_key" in plan, plan
     assert "Seq Scan" not in plan, plan
     assert "Sort" not in plan, plan  # the index order is the page order: it stops after LIMIT rows

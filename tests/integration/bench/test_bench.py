@@ -24,7 +24,7 @@ STAGES = (
     "ingest_1_replica_backlog", "ingest_replicas_live", "ingest_replicas_backlog", "latency_half_rate", "writer",
 )
 TARGETS = ("ingest_vs_ceiling", "ingest_msg_per_s", "ingest_vs_naive", "p99_latency_half_rate",
-           "peak_rss_1m_backlog")
+           "peak_rss_1m_backlog", "raw_bytes_per_reading", "writer_cpu_vs_legacy", "steady_writer_cpu_vs_legacy")
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,14 @@ def test_every_stage_verified(quick_run: tuple[int, dict[str, Any], str]) -> Non
         if not os.environ.get("CITYSENSE_DATABASE_URL"):  # the local server runs on this machine
             assert machine["database"] > 0
     writer = report["stages"]["writer"]
-    assert writer["verification"]["expected_rows"] > 0
+    assert writer["verification"]["mix"]["expected_rows"] > 0
+    assert writer["verification"]["steady_fleet"]["expected_rows"] > 0
+    # both models' raw tables measured on the same rows
+    assert writer["storage"]["series"]["rows"] == writer["storage"]["legacy"]["rows"] > 0
+    assert 0 < writer["storage"]["series"]["bytes_per_reading"] < writer["storage"]["legacy"]["bytes_per_reading"]
     if not os.environ.get("CITYSENSE_DATABASE_URL"):
         assert writer["writer"]["backend_cpu_us_per_reading"] > 0
+        assert writer["legacy_writer"]["backend_cpu_us_per_reading"] > 0
+        assert writer["steady_fleet"]["writer"]["backend_cpu_us_per_reading"] > 0
     assert report["stages"]["latency_half_rate"]["latency"]["p99_ms"] > 0
     assert report["stages"]["ingest_replicas_backlog"]["replicas"] == 2

@@ -182,6 +182,44 @@ def test_targets_without_their_measurements_are_not_judged() -> None:
     assert {t.name for t in report.evaluate_targets({})} == set(got)
 
 
+def _writer_stage(new_cpu: float, steady_ratio: float, size: float) -> dict[str, object]:
+    one = {"p50_ms": 100.0, "p90_ms": 120.0, "backend_cpu_us_per_msg": 40.0}
+    return {
+        "batches": 30, "messages_per_batch": 2000, "readings_per_batch": 9000,
+        "writer": {**one, "backend_cpu_us_per_reading": new_cpu},
+        "legacy_writer": {**one, "backend_cpu_us_per_reading": 20.0},
+        "insert_only": {**one, "backend_cpu_us_per_reading": 5.0},
+        "legacy_insert_only": {**one, "backend_cpu_us_per_reading": 8.0},
+        "writer_cpu_vs_legacy": new_cpu / 20.0,
+        "storage": {"legacy": {"bytes_per_reading": 226.0, "rows": 1000},
+                    "series": {"bytes_per_reading": size, "rows": 1000}},
+        "steady_fleet": {"batches": 30, "readings_per_batch": 2000,
+                         "writer": {**one, "backend_cpu_us_per_reading": 9.0},
+                         "legacy_writer": {**one, "backend_cpu_us_per_reading": 30.0},
+                         "writer_cpu_vs_legacy": steady_ratio},
+        "verification": {"ok": True},
+    }
+
+
+def test_storage_and_writer_targets_compare_the_two_models_of_one_run() -> None:
+    stages = {"writer": _writer_stage(new_cpu=9.0, steady_ratio=0.6, size=84.5)}
+    got = {t.name: t for t in report.evaluate_targets(stages)}
+    assert got["raw_bytes_per_reading"].value == 84.5
+    assert got["raw_bytes_per_reading"].met is True
+    assert got["writer_cpu_vs_legacy"].value == 0.45
+    assert got["writer_cpu_vs_legacy"].met is True
+    assert got["steady_writer_cpu_vs_legacy"].met is False
+    stages = {"writer": _writer_stage(new_cpu=12.0, steady_ratio=0.4, size=111.0)}
+    got = {t.name: t for t in report.evaluate_targets(stages)}
+    assert got["raw_bytes_per_reading"].met is False
+    assert got["writer_cpu_vs_legacy"].met is False
+    assert got["steady_writer_cpu_vs_legacy"].met is True
+    text = report.table({"quick": False, "stages": stages, "targets": [t.as_json() for t in got.values()]})
+    assert "raw table, legacy model: 226.0 bytes per reading" in text
+    assert "series-keyed writer: 60% of the text-keyed writer's backend CPU" in text
+    assert "steady fleet (30 batches of 2,000 series)" in text
+
+
 def test_table_shows_stages_verdicts_and_machine() -> None:
     stages = _stages_fixture()
     stages["ingest_replicas_live"] = {"messages": 5, "error": "boom", "verification": {"ok": False}}
