@@ -202,7 +202,7 @@ async def test_the_role_reads_later_tables_and_views_but_writes_nothing(filled: 
         assert await reader.fetchval("SELECT count(*) FROM series_probe") == 2
     finally:
         await owner.close()
-    for statement in ("INSERT INTO sensors (id, source) VALUES ('grafana:x', 'grafana')", "DELETE FROM readings",
+    for statement in ("INSERT INTO sensors (id, source) VALUES ('grafana:x', 'grafana')", "DELETE FROM series_readings",
                       "CREATE TABLE grafana_was_here (x int)", "UPDATE series_probe SET id = 3"):
         with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.ReadOnlySQLTransactionError)):
             await reader.execute(statement)
