@@ -18,7 +18,7 @@ from citysense.settings import Settings
 from ingest.prepare import PrepareConfig
 from ingest.writer import Writer
 from models.legacy_conversion import LEGACY_TABLES, convert, legacy_tables
-from models.migrate import ConversionPending, apply, require_current
+from models.migrate import ConversionPending, apply, discover, require_current
 from simulators.backfill import backfill
 from simulators.testing import sample_fleet, unique_fleet
 from tests.integration.conftest import SERVER_URL
@@ -60,8 +60,9 @@ async def test_a_backfilled_database_converts_resumably_and_keeps_every_aggregat
         daily_before = await stored_daily_rollups(conn)
         assert len(raw_before) == summary.rows
 
-        # Apply 0007 alone, then interrupt the conversion after three pieces of the raw table.
-        await apply(conn, settings, until=7)
+        # Apply every migration (0007 and later) without the conversion, then interrupt the conversion
+        # after three pieces of the raw table.
+        await apply(conn, settings, until=max(m.version for m in discover()))
         assert await legacy_tables(conn) == list(LEGACY_TABLES)
         with pytest.raises(ConversionPending, match="run `citysense migrate`"):
             await require_current(conn)
