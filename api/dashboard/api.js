@@ -35,14 +35,31 @@ export function apiURL(path, params = {}) {
   return url;
 }
 
-/** A GET with the stored key; ApiError(0) when there is no answer. */
+// A page load asks for a dozen answers at once; without a key they count against the per-address
+// rate (CITYSENSE_API_PUBLIC_RATE), which several tabs behind one address, or a reload, can exceed.
+// A 429 is a "later", not a failure: wait what Retry-After says (within bounds) and ask again.
+const RETRIES_429 = 4;
+const MAX_WAIT_S = 30;
+
+function retryDelayMs(res, attempt) {
+  const said = Number.parseFloat(res.headers.get('Retry-After') ?? '');
+  const base = Number.isFinite(said) && said >= 0 ? Math.min(said, MAX_WAIT_S) : 2 ** attempt;
+  return base * 1000 + Math.random() * 500; // spread the retries of one page's requests
+}
+
+/** A GET with the stored key, waited for and repeated on 429; ApiError(0) when there is no answer. */
 async function get(path, params, headers) {
   const key = currentKey();
   if (key) headers['X-API-Key'] = key;
-  try {
-    return await fetch(apiURL(path, params), { headers, cache: 'no-store' });
-  } catch (err) {
-    throw new ApiError(0, err?.message ?? '');
+  for (let attempt = 0; ; attempt++) {
+    let res;
+    try {
+      res = await fetch(apiURL(path, params), { headers, cache: 'no-store' });
+    } catch (err) {
+      throw new ApiError(0, err?.message ?? '');
+    }
+    if (res.status !== 429 || attempt >= RETRIES_429) return res;
+    await new Promise((resolve) => setTimeout(resolve, retryDelayMs(res, attempt)));
   }
 }
 
