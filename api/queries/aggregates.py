@@ -86,7 +86,12 @@ _DAILY_UNITS = """(
     SELECT h.bucket, h.sensor_id, h.count, h.sum, h.min, h.max, h.first_time, h.first_value,
            h.last_time, h.last_value, h.increase
     FROM readings_hourly h
-    WHERE h.metric = $1 AND (h.bucket >= $2 AND h.bucket < $7 OR h.bucket >= $8 AND h.bucket < $3){hourly_sensors}
+    WHERE h.metric = $1 AND h.bucket >= $2 AND h.bucket < $7{hourly_sensors}
+    UNION ALL
+    SELECT h.bucket, h.sensor_id, h.count, h.sum, h.min, h.max, h.first_time, h.first_value,
+           h.last_time, h.last_value, h.increase
+    FROM readings_hourly h
+    WHERE h.metric = $1 AND h.bucket >= $8 AND h.bucket < $3{hourly_sensors}
 ) h"""
 
 
