@@ -159,7 +159,7 @@ async def run(settings: Settings, quick: bool = False) -> dict[str, Any]:
         "series": {"datastream": f"{SENSOR}:pm25", "days": days, "interval": "1 min", "page": PAGE},
         "history": written,
         "latency": results,
-        "targets_met": all(r["ok"] for r in results.values()),
+        "targets_met": all(r["ok"] for r in results.values() if "ok" in r),  # the reference has no target
         "quick": quick,
         "notes": "times are per page, end to end over HTTP on loopback to a `citysense api` process (client and "
                  "server share the machine)",

@@ -6,16 +6,21 @@ exactly the published readings), never the speed: the figures depend on the mach
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from citysense.endpoints import LOCAL_DATABASE_URL
+from tests.integration.support import scratch_database
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVER_URL = os.environ.get("CITYSENSE_DATABASE_URL", LOCAL_DATABASE_URL)
@@ -99,3 +104,33 @@ def test_every_stage_verified(quick_run: tuple[int, dict[str, Any], str]) -> Non
         assert writer["steady_fleet"]["writer"]["backend_cpu_us_per_reading"] > 0
     assert report["stages"]["latency_half_rate"]["latency"]["p99_ms"] > 0
     assert report["stages"]["ingest_replicas_backlog"]["replicas"] == 2
+
+
+async def test_sensorthings_stage_pages_through_every_observation() -> None:
+    """`citysense bench --quick --stages sta`: 14 days of one-minute pm25, paged through $top=1000.
+    Against a database of its own (the bench adds `_bench_sta` to its name), so a year left by an
+    earlier full run is not what gets paged."""
+    async with scratch_database(SERVER_URL, "citysense_sta") as url:
+        env = {**os.environ, "CITYSENSE_DATABASE_URL": url}
+        try:
+            proc = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "citysense.cli", "bench", "--quick", "--stages", "sta"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            sta = json.loads(proc.stdout)["sensorthings"]
+        finally:
+            bench_db = f'{urlsplit(url).path.lstrip("/")}_bench_sta'
+            admin = await asyncpg.connect(url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
+            finally:
+                await admin.close()
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "error" not in sta, sta
+    minutes = 14 * 1440
+    latency = sta["latency"]
+    assert latency["all"]["observations"] == minutes
+    assert latency["all"]["pages"] == math.ceil(minutes / 1000)
+    assert latency["selected_time_result"]["observations"] == minutes
+    assert 0 < latency["filtered_result_gt_10"]["observations"] < minutes
+    assert latency["reference_sensor_readings_1000"]["n"] == 200
+    assert isinstance(sta["targets_met"], bool)
