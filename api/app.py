@@ -26,6 +26,7 @@ from api.live.pages import SharedPages
 from api.metrics import instrument
 from api.push.intake import Intake
 from api.push.publisher import PushPublisher
+from api.read_route import ReadRoute
 from api.routes import aggregates, dashboard, health, ingest, live, opendata, policy, sensors, sensorthings
 from api.routes.alerts import router as alerts_router
 from api.routes.fleet_health import router as fleet_health_router
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[Lifespan]:
         pool = await _pool(cfg.database_url)
         # A replica is a copy of the primary's schema, so the check on the primary covers it.
-        read_pool = await _pool(cfg.database_read_url) if cfg.database_read_url else pool
+        # min_size=0: an unreachable replica does not keep the API from starting (api.read_route).
+        reads = ReadRoute(pool, await _pool(cfg.database_read_url) if cfg.database_read_url else None)
         await _check_schema(pool)
         registry = RegistryCache(pool, cfg.api_registry_refresh_s)
         hub = Hub(cfg.api_live_queue, cfg.api_live_queue_bytes, cfg.api_live_max_lag_s)
@@ -119,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             push = Intake(publisher, dataclasses.replace(prepare_config(cfg), strict=False), Writer(pool))
             tasks.append(asyncio.create_task(publisher.run(), name="push-publisher"))
         state = AppState(
-            settings=cfg, pool=pool, read_pool=read_pool, keys=keys, registry=registry, hub=hub, bus=bus,
+            settings=cfg, pool=pool, reads=reads, keys=keys, registry=registry, hub=hub, bus=bus,
             live_slots=LiveSlots(LiveLimits(cfg.api_live_max_clients, cfg.api_live_keyed_reserve,
                                             cfg.api_live_max_per_address)),
             public_rate=PublicRate(cfg.api_public_rate),
@@ -136,8 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             metrics.state = None
-            if read_pool is not pool:
-                await read_pool.close()
+            await reads.close()
             await pool.close()
 
     app = FastAPI(

@@ -32,12 +32,13 @@ Conn = Annotated[asyncpg.Connection, Depends(get_conn)]
 
 
 async def get_read_conn(state: State) -> AsyncIterator[asyncpg.Connection]:
-    async with state.read_pool.acquire() as conn:
+    async with state.reads.acquire() as conn:
         yield conn
 
 
 ReadConn = Annotated[asyncpg.Connection, Depends(get_read_conn)]
-"""A connection for read-only queries: to the replica of CITYSENSE_DATABASE_READ_URL when set."""
+"""A connection for read-only queries: to the replica of CITYSENSE_DATABASE_READ_URL when set and
+reachable (api.read_route), else to the primary."""
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key of CITYSENSE_API_KEYS")
 _bearer = HTTPBearer(auto_error=False, description="the same key as `Authorization: Bearer <key>`")

@@ -48,6 +48,14 @@ class StateCollector(Collector):
                                   value=s.hub.closed_stalled)
         yield CounterMetricFamily("citysense_api_rate_limited", "requests without a key refused by the rate limit",
                                   value=s.public_rate.refused)
+        # -1 without a replica (like the registry age below: a value, so rules can compare it).
+        up = -1.0 if s.reads.replica is None else float(s.reads.replica_state == "ok")
+        yield GaugeMetricFamily("citysense_api_read_replica_up",
+                                "1 while reads go to the replica of CITYSENSE_DATABASE_READ_URL, 0 while they fall "
+                                "back to the primary, -1 without a replica", value=up)
+        yield CounterMetricFamily("citysense_api_read_fallbacks",
+                                  "read-only requests answered by the primary because the replica was unreachable",
+                                  value=s.reads.fallbacks)
         # -1 until the first load succeeded: an age of +Inf would break rate() and alert arithmetic.
         loaded = s.registry.loaded_at
         age = time.monotonic() - loaded if loaded != float("-inf") else -1.0

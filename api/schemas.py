@@ -44,6 +44,9 @@ class HealthStatus(BaseModel):
     live_bus: str | None = Field(default=None, description="subscribed | connecting | off")
     push: str | None = Field(default=None, description="HTTP push to the broker: connected | connecting | off "
                                                        "(off: no key has the ingest scope)")
+    read_replica: str | None = Field(
+        default=None, description="CITYSENSE_DATABASE_READ_URL: ok | unreachable: <error> (reads go to the "
+                                  "primary meanwhile) | off")
 
 
 class SensorOut(BaseModel):

@@ -15,6 +15,7 @@ from api.live.bus import BusFollower
 from api.live.hub import Event, Hub
 from api.live.pages import SharedPages
 from api.push.intake import Intake
+from api.read_route import ReadRoute
 from api.sensor_cache import RegistryCache
 from citysense.settings import Settings
 
@@ -23,9 +24,9 @@ from citysense.settings import Settings
 class AppState:
     settings: Settings
     pool: asyncpg.Pool  # the primary: every write, and reads that must see them (registry, alerts)
-    # Read-only queries (aggregates, policy, sensors, health, live snapshot): a streaming replica's pool
-    # with CITYSENSE_DATABASE_READ_URL, else the same object as `pool`.
-    read_pool: asyncpg.Pool
+    # Read-only queries (aggregates, policy, sensors, health, live snapshot): a streaming replica with
+    # CITYSENSE_DATABASE_READ_URL while it can be reached, else the primary.
+    reads: ReadRoute
     keys: ApiKeys
     registry: RegistryCache
     hub: Hub

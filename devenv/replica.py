@@ -138,6 +138,24 @@ class ReplicaPair:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
+    def stop_replica(self) -> None:
+        """Stop the replica (fast shutdown), keeping its data directory and port for start_replica()."""
+        server = self.replica
+        run_tool(self.pg.cmd("pg_ctl", "stop", "-D", str(server.data), "-m", "fast", "-w",
+                             "-t", str(int(STOP_TIMEOUT))), timeout=STOP_TIMEOUT + 10)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(10)
+
+    def start_replica(self) -> None:
+        """Start the stopped replica again on its port; returns once it streams from the primary."""
+        server = self.replica
+        self._servers[1] = self._start(server.data, server.port)
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.streaming() < 1:
+            if time.monotonic() > deadline:
+                fail(f"the replica did not stream again within {START_TIMEOUT:.0f} s:\n{self._log(server.data)}")
+            time.sleep(0.2)
+
     def _socket_dir(self, data: PurePosixPath) -> PurePosixPath:
         return data.parent / f"{data.name}-run"
 
@@ -148,7 +166,7 @@ class ReplicaPair:
     def _start(self, data: PurePosixPath, port: int) -> Server:
         pg = self.pg
         socket_dir = self._socket_dir(data)
-        pg.host(socket_dir).mkdir(mode=0o700)
+        pg.host(socket_dir).mkdir(mode=0o700, exist_ok=True)  # exists when a stopped replica starts again
         os.chown(pg.host(socket_dir), pg.uid, pg.gid)
         conf = pg.host(data / sl.PG_INCLUDE_FILE)
         conf.write_text(pair_conf(socket_dir, port))  # a replica's copy of the primary's is replaced here

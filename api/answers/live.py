@@ -28,7 +28,7 @@ Page = tuple[tuple[Event, ...], int, tuple[str, str]]  # the events, rows read, 
 
 
 async def _query_page(state: AppState, flt: LiveFilter, since: datetime, after: tuple[str, str]) -> Page:
-    async with state.snapshot_gate, state.read_pool.acquire() as conn:
+    async with state.snapshot_gate, state.reads.acquire() as conn:
         rows = await queries.latest_page(
             conn, since, after, sorted(flt.metrics), sorted(flt.sensors), sorted(flt.kinds),
             sorted(flt.districts), flt.include_private, state.settings.api_live_snapshot_page,

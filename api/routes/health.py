@@ -6,7 +6,9 @@ from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import State
+from api.read_route import UNREACHABLE
 from api.schemas import HealthStatus
+from api.state import AppState
 
 router = APIRouter(tags=["health"])
 
@@ -15,7 +17,7 @@ router = APIRouter(tags=["health"])
     "/health",
     response_model=HealthStatus,
     responses={503: {"model": HealthStatus, "description": "the database does not answer"}},
-    summary="200 only when the database answers (with a read replica: both)",
+    summary="200 only when the database (the primary) answers; a read replica's state is reported",
     description="Public. `live_bus` tells whether this process follows the live bus (subscribed), is "
                 "(re)connecting to the broker, or has it switched off; `push` the same for HTTP push's connection.",
 )
@@ -23,14 +25,28 @@ async def health(state: State) -> HealthStatus | JSONResponse:
     bus = "off" if state.bus is None else ("subscribed" if state.bus.subscribed else "connecting")
     push = "off" if state.push is None else ("connected" if state.push.publisher.connected else "connecting")
     try:
-        # The replica's answer, where the reads go; the primary must answer too (pushes, registry, alerts).
-        if state.read_pool is not state.pool:
-            async with state.pool.acquire(timeout=2) as conn:
-                await queries.database_answers(conn)
-        async with state.read_pool.acquire(timeout=2) as conn:
+        # The primary must answer (pushes, registry, alerts, and the reads while a replica is unreachable).
+        async with state.pool.acquire(timeout=2) as conn:
             version = await queries.database_answers(conn)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         body = HealthStatus(status="unavailable", database=f"unreachable: {type(exc).__name__}", live_bus=bus,
-                            push=push)
+                            push=push, read_replica=state.reads.replica_state)
         return JSONResponse(status_code=503, content=body.model_dump())
-    return HealthStatus(status="ok", database="ok", timescaledb=version, live_bus=bus, push=push)
+    # A replica that does not answer degrades nothing but the primary's load: reported, not a 503.
+    await _probe_replica(state)
+    return HealthStatus(status="ok", database="ok", timescaledb=version, live_bus=bus, push=push,
+                        read_replica=state.reads.replica_state)
+
+
+async def _probe_replica(state: AppState) -> None:
+    """Ask the replica directly (not through the fallback), so /health notices it going and coming back."""
+    replica = state.reads.replica
+    if replica is None:
+        return
+    try:
+        async with replica.acquire(timeout=2) as conn:
+            await queries.database_answers(conn)
+    except UNREACHABLE as exc:
+        state.reads.mark_down(exc)
+    else:
+        state.reads.mark_up()

@@ -176,3 +176,55 @@ async def test_reads_come_from_the_replica_and_writes_go_to_the_primary(
                     expected(both, "pm25", "avg", "6h", group_of, START, END), "replay resumed")
         assert await latest_time(http) == max(r[2] for r in both if r[0] == "test:r1")
         assert await snapshot_time(http) == max(r[2] for r in both if r[0] == "test:r1")
+
+
+async def test_an_unreachable_replica_sends_the_reads_to_the_primary_until_it_is_back(
+    pair: ReplicaPair, primary: asyncpg.Pool, api: ApiProcess,
+) -> None:
+    group_of = {s: p.district for s, p in PLACES.items()}
+    rows = generate(3, timedelta(minutes=3))
+    async with primary.acquire() as conn:
+        await register(conn, PLACES)
+    await write(primary, rows)
+    stored: list[Row] = [(r["sensor_id"], r["metric"], r["time"], r["value"]) for r in await primary.fetch(
+        "SELECT sensor_id, metric, time, value FROM readings WHERE metric = 'pm25'")]  # the earlier test's too
+    want = expected(stored, "pm25", "avg", "6h", group_of, START, END)
+    async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": READ_KEY}, timeout=30) as http:
+        assert (await http.get("/health")).json()["read_replica"] == "ok"
+        pair.stop_replica()
+        try:
+            # The first read after it went may be the one that finds its pooled connection dead (500);
+            # from then on every read is answered, by the primary, with the primary's rows.
+            await http.get("/api/v1/sensors")
+            for _ in range(3):
+                assert_same(points(await http.get("/api/v1/aggregates", params=QUERY)), want, "replica down")
+            for route in READ_ROUTES:
+                assert (await http.get(route)).status_code == 200, route
+            health = await http.get("/health")
+            assert health.status_code == 200  # the primary answers
+            assert health.json()["read_replica"].startswith("unreachable: "), health.json()
+            metrics = (await http.get("/metrics")).text
+            assert "citysense_api_read_replica_up 0.0" in metrics
+            fallbacks = next(float(line.split()[-1]) for line in metrics.splitlines()
+                             if line.startswith("citysense_api_read_fallbacks_total"))
+            assert fallbacks >= 3 + len(READ_ROUTES)
+        finally:
+            pair.start_replica()
+        # /health asks the replica itself: once it answers, the reads go back to it. Paused replay
+        # proves it: a sensor written to the primary now is not seen by the reads.
+        async with asyncio.timeout(30):
+            while (await http.get("/health")).json()["read_replica"] != "ok":  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+        replica = await asyncpg.connect(pair.replica.url)
+        try:
+            await replica.execute("SELECT pg_wal_replay_pause()")
+            async with primary.acquire() as conn:
+                await register(conn, {"test:r5": Place("Wilsele", 50.90, 4.70)})
+            assert (await http.get("/api/v1/sensors/test:r5")).status_code == 404
+            await replica.execute("SELECT pg_wal_replay_resume()")
+            await replayed(primary, replica)
+            assert (await http.get("/api/v1/sensors/test:r5")).status_code == 200
+        finally:
+            await replica.execute("SELECT pg_wal_replay_resume()")
+            await replica.close()
+        assert "citysense_api_read_replica_up 1.0" in (await http.get("/metrics")).text

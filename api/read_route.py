@@ -1,0 +1,103 @@
+"""Where the API's read-only queries go: the streaming replica of CITYSENSE_DATABASE_READ_URL while
+it can be reached, the primary while it cannot.
+
+A replica is there to keep heavy reads off the primary, not to be a second way for the API to fail:
+when a connection to it cannot be made (refused, reset, timed out, the server starting or shutting
+down), the request is answered from the primary, and the replica is left alone for RETRY_S before
+it is tried again. So the one request that found it down waits at most CONNECT_TIMEOUT_S, and the
+next RETRY_S seconds of requests go straight to the primary. A query that fails *on* a replica
+connection (one that dies mid-query) still fails that request, because that error surfaces in the
+route after the connection was handed over; it marks the replica down, so the next request falls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+RETRY_S = 30.0
+
+# What "the replica cannot be reached" looks like from asyncpg: the socket (OSError: refused, reset,
+# no route), the server refusing connections for now (starting, shutting down, too many clients) and
+# the pool's wait (TimeoutError).
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError,
+    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    asyncpg.InterfaceError,
+)
+
+
+# A replica connection that died under a query (the server stopped, the network went).
+LOST: tuple[type[BaseException], ...] = (
+    OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class ReadRoute:
+    """The replica's pool when configured (`replica`), else reads go to `primary` only."""
+
+    def __init__(self, primary: asyncpg.Pool, replica: asyncpg.Pool | None, *,
+                 retry_s: float = RETRY_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.primary = primary
+        self.replica = replica
+        self._retry_s = retry_s
+        self._clock = clock
+        self._down_until = float("-inf")
+        self.last_error = ""
+        self.fallbacks = 0  # reads answered by the primary because the replica could not be reached
+
+    @property
+    def replica_state(self) -> str:
+        """`off` (no replica configured), `ok`, or `unreachable: <error>` while reads go to the primary."""
+        if self.replica is None:
+            return "off"
+        if self._clock() < self._down_until:
+            return f"unreachable: {self.last_error} (reads go to the primary)"
+        return "ok"
+
+    def mark_down(self, exc: BaseException) -> None:
+        first = self._clock() >= self._down_until
+        self._down_until = self._clock() + self._retry_s
+        self.last_error = type(exc).__name__
+        if first:
+            log.warning("read replica unreachable (%s: %s): reads go to the primary, trying it again in %.0f s",
+                        type(exc).__name__, exc, self._retry_s)
+
+    def mark_up(self) -> None:
+        if self._clock() < self._down_until:
+            log.warning("read replica answers again: reads go to it")
+        self._down_until = float("-inf")
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        if self.replica is not None and self._clock() >= self._down_until:
+            try:
+                conn = await self.replica.acquire(timeout=CONNECT_TIMEOUT_S)
+            except UNREACHABLE as exc:
+                self.mark_down(exc)
+            else:
+                try:
+                    yield conn
+                except LOST as exc:  # it went away under this request: spare the next ones
+                    self.mark_down(exc)
+                    raise
+                finally:
+                    await self.replica.release(conn)
+                return
+            self.fallbacks += 1
+        elif self.replica is not None:
+            self.fallbacks += 1
+        async with self.primary.acquire() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        if self.replica is not None:
+            await self.replica.close()
