@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -99,6 +100,18 @@ def test_zero_is_a_resting_value_for_counts_and_power_not_for_humidity() -> None
     assert kinds(sensor(series("humidity", 0, run=100))) == ["stuck"]
 
 
+@pytest.mark.parametrize("metric", ["pm1", "pm25", "pm10", "no2", "o3"])
+def test_clean_air_at_a_coarse_resolution_is_not_stuck(metric: str) -> None:
+    assert kinds(sensor(series(metric, 2.0, run=100))) == []
+    assert kinds(sensor(series(metric, 5.0, run=100))) == []
+    assert kinds(sensor(series(metric, 6.0, run=12))) == ["stuck"]
+
+
+def test_no_floor_for_what_never_reads_near_zero_in_clean_air() -> None:
+    assert kinds(sensor(series("humidity", 2.0, run=12))) == ["stuck"]
+    assert kinds(sensor(series("co2", 2.0, run=12))) == ["stuck"]
+
+
 def test_metrics_that_legitimately_hold_a_value_are_never_stuck() -> None:
     for metric in ("fill_level", "battery", "tilted", "energy_import", "uptime", "distance"):
         assert kinds(sensor(series(metric, 50 if metric != "uptime" else 1, run=10_000))) == []
@@ -146,3 +159,29 @@ def test_problems_come_worst_first() -> None:
     h = assess(sensor(series("battery", 5, ago_s=100), series("humidity", 99.9, ago_s=100, run=50),
                       clock=ClockFacts(600.0, NOW)), NOW)
     assert [p.kind.value for p in h.problems] == ["late", "stuck", "low_battery", "clock_skew"]
+
+
+@pytest.mark.parametrize(("seed", "end"), [(1, datetime(2026, 11, 30, tzinfo=UTC)),
+                                           (2, datetime(2026, 7, 15, tzinfo=UTC))])
+def test_the_simulated_fleet_without_faults_is_never_stuck(seed: int, end: datetime) -> None:
+    """The simulators publish what real devices publish, integer PM of LoRaWAN sensors included: three
+    clean days (a winter and a summer week's end) must not trip the stuck rule at any reading."""
+    from simulators.fleet import load_fleet
+    from simulators.plan import build_plan
+
+    plan = build_plan(load_fleet(), end - timedelta(days=3), end, seed=seed)
+    by_series: dict[tuple[str, str], dict[datetime, float]] = {}
+    for e in plan.events:
+        for r in e.readings:
+            if r.time is not None and r.metric in STUCK_RULES:
+                by_series.setdefault((r.sensor_id, r.metric), {})[r.time] = r.value
+    judged = 0
+    for (sensor_id, metric), by_time in by_series.items():
+        values = [by_time[t] for t in sorted(by_time)]
+        run = 1
+        for before, value in pairwise(values):
+            run = run + 1 if value == before else 1
+            if run >= STUCK_RULES[metric].repeats:  # only these could be stuck: ask the rule
+                judged += 1
+                assert kinds(sensor(series(metric, value, run=run))) == [], (sensor_id, metric, value, run)
+    assert judged > 0  # the long runs at clean-air values were there to be judged
