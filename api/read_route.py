@@ -12,6 +12,8 @@ route after the connection was handed over; it marks the replica down, so the ne
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -53,6 +55,7 @@ class ReadRoute:
         self._down_until = float("-inf")
         self.last_error = ""
         self.fallbacks = 0  # reads answered by the primary because the replica could not be reached
+        self._probe: asyncio.Task[None] | None = None
 
     @property
     def replica_state(self) -> str:
@@ -75,6 +78,25 @@ class ReadRoute:
         if self._clock() < self._down_until:
             log.warning("read replica answers again: reads go to it")
         self._down_until = float("-inf")
+
+    async def probe(self, wait_s: float) -> None:
+        """Ask the replica itself whether it answers (marking it up or down), waiting at most `wait_s`
+        for the answer; a probe still running then goes on in the background, and only one runs."""
+        if self.replica is None:
+            return
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._ask(self.replica), name="read-replica-probe")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._probe), wait_s)
+
+    async def _ask(self, replica: asyncpg.Pool) -> None:
+        try:
+            async with replica.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+                await conn.fetchval("SELECT 1")
+        except UNREACHABLE as exc:
+            self.mark_down(exc)
+        else:
+            self.mark_up()
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
@@ -99,5 +121,9 @@ class ReadRoute:
             yield conn
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         if self.replica is not None:
             await self.replica.close()

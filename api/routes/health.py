@@ -6,11 +6,11 @@ from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import State
-from api.read_route import UNREACHABLE
 from api.schemas import HealthStatus
-from api.state import AppState
 
 router = APIRouter(tags=["health"])
+
+REPLICA_PROBE_WAIT_S = 0.5
 
 
 @router.get(
@@ -33,20 +33,8 @@ async def health(state: State) -> HealthStatus | JSONResponse:
                             push=push, read_replica=state.reads.replica_state)
         return JSONResponse(status_code=503, content=body.model_dump())
     # A replica that does not answer degrades nothing but the primary's load: reported, not a 503.
-    await _probe_replica(state)
+    # It is asked directly (not through the fallback), so /health notices it going and coming back;
+    # /health waits for that answer only briefly, so a replica that never answers cannot slow it down.
+    await state.reads.probe(wait_s=REPLICA_PROBE_WAIT_S)
     return HealthStatus(status="ok", database="ok", timescaledb=version, live_bus=bus, push=push,
                         read_replica=state.reads.replica_state)
-
-
-async def _probe_replica(state: AppState) -> None:
-    """Ask the replica directly (not through the fallback), so /health notices it going and coming back."""
-    replica = state.reads.replica
-    if replica is None:
-        return
-    try:
-        async with replica.acquire(timeout=2) as conn:
-            await queries.database_answers(conn)
-    except UNREACHABLE as exc:
-        state.reads.mark_down(exc)
-    else:
-        state.reads.mark_up()

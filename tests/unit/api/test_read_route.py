@@ -4,9 +4,10 @@ tests/integration/api/test_api_read_replica.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -14,21 +15,52 @@ import pytest
 from api.read_route import RETRY_S, ReadRoute
 
 
+class Conn:
+    async def fetchval(self, sql: str) -> int:
+        return 1
+
+
+class Acquiring:
+    """What asyncpg.Pool.acquire returns: awaitable (a connection to release) or `async with`."""
+
+    def __init__(self, pool: Replica) -> None:
+        self.pool = pool
+
+    def __await__(self) -> Generator[Any, None, str]:
+        return self._get().__await__()
+
+    async def _get(self) -> str:
+        if self.pool.hang:
+            await asyncio.sleep(3600)
+        if self.pool.fail is not None:
+            raise self.pool.fail
+        self.pool.out += 1
+        return "replica"
+
+    async def __aenter__(self) -> Conn:
+        await self._get()
+        return Conn()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.pool.out -= 1
+
+
 class Replica:
-    """asyncpg.Pool's acquire/release, failing with `fail` when set."""
+    """asyncpg.Pool's acquire/release, failing with `fail` when set, never answering with `hang`."""
 
     def __init__(self) -> None:
         self.fail: BaseException | None = None
+        self.hang = False
         self.out = 0
 
-    async def acquire(self, timeout: float | None = None) -> str:  # noqa: ASYNC109 (asyncpg's signature)
-        if self.fail is not None:
-            raise self.fail
-        self.out += 1
-        return "replica"
+    def acquire(self, timeout: float | None = None) -> Acquiring:
+        return Acquiring(self)
 
     async def release(self, conn: str) -> None:
         self.out -= 1
+
+    async def close(self) -> None:
+        pass
 
 
 class Primary:
@@ -121,3 +153,26 @@ async def test_mark_up_ends_the_window_at_once() -> None:
     assert await where(r) == "primary"
     r.mark_up()
     assert await where(r) == "replica"
+
+
+async def test_a_probe_marks_the_replica_down_and_up_again() -> None:
+    r, _, replica = route(Clock())
+    replica.fail = ConnectionRefusedError(111, "refused")
+    await r.probe(wait_s=1)
+    assert r.replica_state.startswith("unreachable: ConnectionRefusedError")
+    replica.fail = None
+    await r.probe(wait_s=1)
+    assert r.replica_state == "ok"
+    assert replica.out == 0
+
+
+async def test_a_probe_that_gets_no_answer_does_not_hold_up_its_caller() -> None:
+    r, _, replica = route(Clock())
+    replica.hang = True
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await r.probe(wait_s=0.05)
+    await r.probe(wait_s=0.05)  # the same probe, still running: not a second one
+    assert loop.time() - t0 < 1
+    assert r.replica_state == "ok"  # nothing known yet
+    await r.close()
