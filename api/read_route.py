@@ -26,14 +26,12 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 RETRY_S = 30.0
 
-# What "the replica cannot be reached" looks like from asyncpg: the socket (OSError: refused, reset,
-# no route), the server refusing connections for now (starting, shutting down, too many clients) and
-# the pool's wait (TimeoutError).
-UNREACHABLE: tuple[type[BaseException], ...] = (
-    OSError, TimeoutError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError,
-    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
-    asyncpg.InterfaceError,
-)
+# What "the replica cannot be reached" looks like from asyncpg while a connection is being made: the
+# socket (OSError: refused, reset, no route), the pool's wait (TimeoutError), and any error the server
+# answers before a query ran (starting, shutting down, too many clients, but also a wrong password or
+# database name: a misconfigured replica should cost the primary load and show in /health, not fail
+# every read).
+UNREACHABLE: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 # A replica connection that died under a query (the server stopped, the network went).

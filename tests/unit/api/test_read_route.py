@@ -176,3 +176,10 @@ async def test_a_probe_that_gets_no_answer_does_not_hold_up_its_caller() -> None
     assert loop.time() - t0 < 1
     assert r.replica_state == "ok"  # nothing known yet
     await r.close()
+
+
+async def test_a_misconfigured_replica_sends_the_reads_to_the_primary() -> None:
+    r, _, replica = route(Clock())
+    replica.fail = asyncpg.InvalidPasswordError('password authentication failed for user "citysense"')
+    assert await where(r) == "primary"
+    assert r.replica_state == "unreachable: InvalidPasswordError (reads go to the primary)"
