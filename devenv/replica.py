@@ -110,13 +110,8 @@ class ReplicaPair:
         # during the copy comes along, so the replica starts consistent.
         self._run("pg_basebackup", "-D", str(replica_data), "-R", "-X", "stream", "-c", "fast", "-d",
                   f"host={sl.LOOPBACK} port={primary.port} user={USER} password={PASSWORD}")
-        replica = self._start(replica_data, free_port())
-        self._servers.append(replica)
-        deadline = time.monotonic() + START_TIMEOUT
-        while self.streaming() < 1:
-            if time.monotonic() > deadline:
-                fail(f"the replica did not start streaming within {START_TIMEOUT:.0f} s:\n{self._log(replica_data)}")
-            time.sleep(0.2)
+        self._servers.append(self._start(replica_data, free_port()))
+        self._await_streaming()
 
     def streaming(self) -> int:
         """Replicas streaming from the primary right now (pg_stat_replication)."""
@@ -127,12 +122,7 @@ class ReplicaPair:
 
     def stop(self) -> None:
         for server in reversed(self._servers):
-            run_tool(self.pg.cmd("pg_ctl", "stop", "-D", str(server.data), "-m", "fast", "-w",
-                                 "-t", str(int(STOP_TIMEOUT))), timeout=STOP_TIMEOUT + 10)
-            if server.process.poll() is None:
-                server.process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.process.wait(10)
+            self._stop(server)
         self._servers.clear()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -140,21 +130,27 @@ class ReplicaPair:
 
     def stop_replica(self) -> None:
         """Stop the replica (fast shutdown), keeping its data directory and port for start_replica()."""
-        server = self.replica
-        run_tool(self.pg.cmd("pg_ctl", "stop", "-D", str(server.data), "-m", "fast", "-w",
-                             "-t", str(int(STOP_TIMEOUT))), timeout=STOP_TIMEOUT + 10)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(10)
+        self._stop(self.replica)
 
     def start_replica(self) -> None:
         """Start the stopped replica again on its port; returns once it streams from the primary."""
-        server = self.replica
-        self._servers[1] = self._start(server.data, server.port)
+        self._servers[1] = self._start(self.replica.data, self.replica.port)
+        self._await_streaming()
+
+    def _await_streaming(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while self.streaming() < 1:
             if time.monotonic() > deadline:
-                fail(f"the replica did not stream again within {START_TIMEOUT:.0f} s:\n{self._log(server.data)}")
+                fail(f"the replica did not stream within {START_TIMEOUT:.0f} s:\n{self._log(self.replica.data)}")
             time.sleep(0.2)
+
+    def _stop(self, server: Server) -> None:
+        run_tool(self.pg.cmd("pg_ctl", "stop", "-D", str(server.data), "-m", "fast", "-w",
+                             "-t", str(int(STOP_TIMEOUT))), timeout=STOP_TIMEOUT + 10)
+        if server.process.poll() is None:
+            server.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(10)
 
     def _socket_dir(self, data: PurePosixPath) -> PurePosixPath:
         return data.parent / f"{data.name}-run"
