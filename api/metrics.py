@@ -49,7 +49,7 @@ class StateCollector(Collector):
         yield CounterMetricFamily("citysense_api_rate_limited", "requests without a key refused by the rate limit",
                                   value=s.public_rate.refused)
         # -1 without a replica (like the registry age below: a value, so rules can compare it).
-        up = -1.0 if s.reads.replica is None else float(s.reads.replica_state == "ok")
+        up = -1.0 if s.reads.replica is None else float(not s.reads.replica_down)
         yield GaugeMetricFamily("citysense_api_read_replica_up",
                                 "1 while reads go to the replica of CITYSENSE_DATABASE_READ_URL, 0 while they fall "
                                 "back to the primary, -1 without a replica", value=up)

@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 RETRY_S = 30.0
 
-# What "the replica cannot be reached" looks like from asyncpg while a connection is being made: the
-# socket (OSError: refused, reset, no route), the pool's wait (TimeoutError), and any error the server
-# answers before a query ran (starting, shutting down, too many clients, but also a wrong password or
-# database name: a misconfigured replica should cost the primary load and show in /health, not fail
-# every read).
+# What "the database cannot be reached" looks like from asyncpg while a connection is being made (the
+# primary's /health check uses it too): the socket (OSError: refused, reset, no route), the pool's wait
+# (TimeoutError), and any error the server answers before a query ran (starting, shutting down, too
+# many clients, but also a wrong password or database name: a misconfigured replica should cost the
+# primary load and show in /health, not fail every read).
 UNREACHABLE: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -56,16 +56,19 @@ class ReadRoute:
         self._probe: asyncio.Task[None] | None = None
 
     @property
+    def replica_down(self) -> bool:
+        """A replica is configured and its reads go to the primary for now."""
+        return self.replica is not None and self._clock() < self._down_until
+
+    @property
     def replica_state(self) -> str:
         """`off` (no replica configured), `ok`, or `unreachable: <error>` while reads go to the primary."""
         if self.replica is None:
             return "off"
-        if self._clock() < self._down_until:
-            return f"unreachable: {self.last_error} (reads go to the primary)"
-        return "ok"
+        return f"unreachable: {self.last_error} (reads go to the primary)" if self.replica_down else "ok"
 
     def mark_down(self, exc: BaseException) -> None:
-        first = self._clock() >= self._down_until
+        first = not self.replica_down
         self._down_until = self._clock() + self._retry_s
         self.last_error = type(exc).__name__
         if first:
@@ -73,7 +76,7 @@ class ReadRoute:
                         type(exc).__name__, exc, self._retry_s)
 
     def mark_up(self) -> None:
-        if self._clock() < self._down_until:
+        if self.replica_down:
             log.warning("read replica answers again: reads go to it")
         self._down_until = float("-inf")
 
@@ -98,22 +101,21 @@ class ReadRoute:
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        if self.replica is not None and self._clock() >= self._down_until:
-            try:
-                conn = await self.replica.acquire(timeout=CONNECT_TIMEOUT_S)
-            except UNREACHABLE as exc:
-                self.mark_down(exc)
-            else:
+        if self.replica is not None:
+            if not self.replica_down:
                 try:
-                    yield conn
-                except LOST as exc:  # it went away under this request: spare the next ones
+                    conn = await self.replica.acquire(timeout=CONNECT_TIMEOUT_S)
+                except UNREACHABLE as exc:
                     self.mark_down(exc)
-                    raise
-                finally:
-                    await self.replica.release(conn)
-                return
-            self.fallbacks += 1
-        elif self.replica is not None:
+                else:
+                    try:
+                        yield conn
+                    except LOST as exc:  # it went away under this request: spare the next ones
+                        self.mark_down(exc)
+                        raise
+                    finally:
+                        await self.replica.release(conn)
+                    return
             self.fallbacks += 1
         async with self.primary.acquire() as conn:
             yield conn

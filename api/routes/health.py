@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import asyncpg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import State
+from api.read_route import UNREACHABLE
 from api.schemas import HealthStatus
 
 router = APIRouter(tags=["health"])
@@ -28,7 +28,7 @@ async def health(state: State) -> HealthStatus | JSONResponse:
         # The primary must answer (pushes, registry, alerts, and the reads while a replica is unreachable).
         async with state.pool.acquire(timeout=2) as conn:
             version = await queries.database_answers(conn)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except UNREACHABLE as exc:
         body = HealthStatus(status="unavailable", database=f"unreachable: {type(exc).__name__}", live_bus=bus,
                             push=push, read_replica=state.reads.replica_state)
         return JSONResponse(status_code=503, content=body.model_dump())
